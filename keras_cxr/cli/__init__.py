@@ -1,0 +1,52 @@
+"""``keras-cxr``: a thin command line over the keras_cxr library.
+
+Each subcommand lives in its own module with two functions: ``add_parser``
+(its arguments) and ``run`` (calls library functions a notebook can call too).
+Heavy imports (TensorFlow) happen inside ``run``, so ``keras-cxr --help`` is fast.
+"""
+
+import argparse
+import importlib
+import os
+import sys
+
+from keras_cxr import __version__
+
+# Subcommand name -> module under keras_cxr.cli, in pipeline order.
+COMMANDS = {
+    "models": "keras_cxr.cli.models_cmd",
+}
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="keras-cxr",
+        description="Chest X-ray classification with Keras 3: data, models, training, evaluation, "
+        "explanations and export.",
+    )
+    parser.add_argument("--version", action="version", version=f"keras-cxr {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, module_name in COMMANDS.items():
+        module = importlib.import_module(module_name)
+        sub = subparsers.add_parser(name, help=module.HELP, description=module.HELP)
+        module.add_parser(sub)
+        sub.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv=None):
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 0
+    try:
+        return args._run(args) or 0
+    except (ValueError, FileNotFoundError) as error:
+        print(f"keras-cxr {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

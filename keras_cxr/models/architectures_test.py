@@ -1,0 +1,98 @@
+"""Exact architecture facts from the papers (PAPERS.md)."""
+
+import numpy as np
+import pytest
+import keras
+
+from keras_cxr.layers import ATTENTION_LAYERS, CBAM, LayerScale, NonLocal, SqueezeExcite
+from keras_cxr.models import build_model, profile, transfer_weights
+from keras_cxr.models.weights import iter_layers
+
+
+def _weighted_layers(model):
+    return {layer.name: [tuple(w.shape) for w in layer.weights] for layer in iter_layers(model) if layer.weights}
+
+
+@pytest.mark.parametrize("num_classes", [3, 4])
+def test_convnext_tiny_matches_keras_applications(num_classes):
+    ours = build_model("convnext_tiny", num_classes, input_shape=(64, 64, 3))
+    ref = keras.applications.ConvNeXtTiny(weights=None, classes=num_classes, input_shape=(64, 64, 3))
+    assert ours.count_params() == ref.count_params()
+    assert _weighted_layers(ours) == _weighted_layers(ref)
+
+
+def test_convnext_at_has_cbam_in_every_block_and_no_layer_scale():
+    model = build_model("convnext_at", 4, input_shape=(64, 64, 3))
+    kinds = [type(layer) for layer in model.layers]
+    assert kinds.count(CBAM) == 18
+    assert LayerScale not in kinds
+    first = build_model("convnext_at", 4, input_shape=(64, 64, 3), attention_placement="first")
+    assert [type(layer) for layer in first.layers].count(CBAM) == 4
+    # CBAM in all blocks adds its MLPs and spatial convs, layer scale's 6,624 gammas go.
+    base = build_model("convnext_tiny", 4, input_shape=(64, 64, 3))
+    cbam_params = sum(layer.count_params() for layer in model.layers if isinstance(layer, CBAM))
+    assert model.count_params() == base.count_params() + cbam_params - 6624
+
+
+@pytest.mark.parametrize("attention", ["nl", "eca", "gc", "cbam", "se"])
+def test_convnext_tiny_attention_variants(attention):
+    model = build_model("convnext_tiny", 4, input_shape=(64, 64, 3), attention=attention, attention_placement="first")
+    cls = ATTENTION_LAYERS[attention]
+    assert sum(isinstance(layer, cls) for layer in model.layers) == 4
+
+
+def test_vgg80_multibranch_has_the_papers_exact_parameter_count():
+    for pooling in ("max", "avg"):
+        model = build_model("vgg80_multibranch", 3, branch_pooling=pooling)
+        assert model.count_params() == 63_148_835
+    assert model.get_layer("branch_b_flatten").output.shape[-1] == 10 * 10 * 128
+
+
+@pytest.mark.parametrize("name,reference", [("dpn68", 12.61e6), ("dpn92", 37.67e6), ("dpn131", 79.25e6)])
+def test_dpn_parameter_counts_match_the_reference(name, reference):
+    # Reference counts (timm / the DPN paper) are PyTorch parameters: trainable only, 1000 classes.
+    trainable = profile(build_model(name, 1000, input_shape=(64, 64, 3)))["trainable_params"]
+    assert abs(trainable - reference) / reference < 0.01
+
+
+def test_dpn92_se_adds_se_to_every_dual_path_block():
+    model = build_model("dpn92_se", 4, input_shape=(64, 64, 3))
+    assert sum(isinstance(layer, SqueezeExcite) for layer in model.layers) == 3 + 4 + 20 + 3
+
+
+def test_resnet50_fpn_attention_structure():
+    model = build_model("resnet50_fpn_attention", 3, input_shape=(64, 64, 3))
+    nl = [layer.name for layer in model.layers if isinstance(layer, NonLocal)]
+    assert nl == ["conv3_block4_nl", "conv4_block6_nl", "conv5_block3_nl"]
+    for level in range(2, 6):
+        assert model.get_layer(f"fpn_output{level}").output.shape[-1] == 256
+    assert model.get_layer("fpn_fusion").output.shape[-1] == 4 * 256
+
+
+def test_resnet50_v1_reproduces_keras_applications():
+    ours = build_model("resnet50", 3, input_shape=(64, 64, 3), variant="v1")
+    ref = keras.applications.ResNet50(weights=None, include_top=False, input_shape=(64, 64, 3))
+    transfer_weights(ours, ref)
+    features = keras.Model(ours.input, ours.get_layer("conv5_block3_out").output)
+    x = np.random.RandomState(0).rand(2, 64, 64, 3).astype("float32")
+    expected = ref.predict(keras.applications.resnet50.preprocess_input(x * 255.0), verbose=0)
+    np.testing.assert_allclose(features.predict(x, verbose=0), expected, rtol=1e-4, atol=1e-4)
+
+
+def test_covid_densenet_fuses_three_attended_scales():
+    model = build_model("covid_densenet", 4, input_shape=(64, 64, 3))
+    assert sum(isinstance(layer, CBAM) for layer in model.layers) == 3
+    assert model.get_layer("scale_fusion").output.shape[-1] == 256 * 4
+
+
+@pytest.mark.parametrize("name,published", [("convnext_tiny", 4.47), ("resnet50", 4.11)])
+def test_gmacs_match_published_figures(name, published):
+    gmacs = profile(build_model(name, 1000))["gmacs"]
+    assert abs(gmacs - published) / published < 0.05
+
+
+def test_profile_counts_attention_costs():
+    base = profile(build_model("convnext_tiny", 4))
+    at = profile(build_model("convnext_at", 4))
+    assert at["macs"] > base["macs"]
+    assert at["params"] == at["trainable_params"]

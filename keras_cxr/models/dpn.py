@@ -1,0 +1,119 @@
+"""Dual Path Networks (Chen et al., NeurIPS 2017) and DPN-SE (seed 003: Cheng et al.).
+
+A dual-path block runs BN-ReLU-conv units 1x1 -> grouped 3x3 -> 1x1 and splits
+the result into a residual part (added, as in ResNeXt) and a dense part
+(concatenated, as in DenseNet). Settings follow the common public
+implementation (timm ``dpn.py``): DPN-92 has a 64-filter 7x7/2 stem, k_R = 96,
+32 groups, (3, 4, 20, 3) blocks and dense increments (16, 32, 24, 128); the
+final BN uses ELU. Parameter counts match the reference: DPN-92 37.67 M
+trainable with a 1000-class head.
+
+DPN-SE (seed 003) adds squeeze-and-excitation to every dual-path block. The
+paper does not say where inside the block; here SE re-weights the output of the
+last 1x1 unit before it is split, so both the residual and the dense path are
+recalibrated (the position SE-ResNeXt uses, before the residual add).
+"""
+
+import keras
+from keras import layers
+
+from keras_cxr.layers import ChannelSlice, get_attention
+from keras_cxr.layers.factory import validate_attention
+from keras_cxr.models.heads import pooled_classifier
+from keras_cxr.models.inputs import image_input
+from keras_cxr.models.registry import register_model
+
+BN_EPSILON = 1e-3
+
+# name: (small, stem filters, k_r, groups, blocks per stage, dense increments)
+DPN_CONFIGS = {
+    "dpn68": dict(small=True, stem=10, k_r=128, groups=32, k_sec=(3, 4, 12, 3), inc_sec=(16, 32, 32, 64)),
+    "dpn92": dict(small=False, stem=64, k_r=96, groups=32, k_sec=(3, 4, 20, 3), inc_sec=(16, 32, 24, 128)),
+    "dpn131": dict(small=False, stem=128, k_r=160, groups=40, k_sec=(4, 8, 28, 3), inc_sec=(16, 32, 32, 128)),
+}
+
+
+def bn_act_conv(x, filters, kernel_size, strides=1, groups=1, name=None):
+    """Pre-activation unit: BatchNorm -> ReLU -> convolution (no bias)."""
+    x = layers.BatchNormalization(epsilon=BN_EPSILON, name=f"{name}_bn")(x)
+    x = layers.Activation("relu", name=f"{name}_relu")(x)
+    return layers.Conv2D(
+        filters, kernel_size, strides=strides, padding="same", groups=groups, use_bias=False, name=f"{name}_conv"
+    )(x)
+
+
+def dual_path_block(x, num_1x1_a, num_3x3_b, num_1x1_c, inc, groups, block_type, name, attention=None,
+                    attention_reduction=16):
+    """One dual-path block; ``x`` is a tensor (first block) or a (residual, dense) pair."""
+    x_in = layers.Concatenate(name=f"{name}_input")(list(x)) if isinstance(x, tuple) else x
+    strides = 2 if block_type == "down" else 1
+    if block_type in ("proj", "down"):
+        projected = bn_act_conv(x_in, num_1x1_c + 2 * inc, 1, strides, name=f"{name}_c1x1_w")
+        residual = ChannelSlice(0, num_1x1_c, name=f"{name}_w_residual")(projected)
+        dense = ChannelSlice(num_1x1_c, None, name=f"{name}_w_dense")(projected)
+    else:
+        residual, dense = x
+    h = bn_act_conv(x_in, num_1x1_a, 1, name=f"{name}_c1x1_a")
+    h = bn_act_conv(h, num_3x3_b, 3, strides, groups=groups, name=f"{name}_c3x3_b")
+    h = bn_act_conv(h, num_1x1_c + inc, 1, name=f"{name}_c1x1_c")
+    block_attention = get_attention(attention, reduction=attention_reduction, name=f"{name}_{attention}")
+    if block_attention is not None:
+        h = block_attention(h)
+    out_residual = ChannelSlice(0, num_1x1_c, name=f"{name}_out_residual")(h)
+    out_dense = ChannelSlice(num_1x1_c, None, name=f"{name}_out_dense")(h)
+    residual = layers.Add(name=f"{name}_residual_add")([residual, out_residual])
+    dense = layers.Concatenate(name=f"{name}_dense_concat")([dense, out_dense])
+    return residual, dense
+
+
+def dpn_features(x, small, stem, k_r, groups, k_sec, inc_sec, attention=None, attention_reduction=16):
+    """DPN backbone from a normalised image to the final BN-ELU feature map."""
+    attention = validate_attention(attention)
+    bw_factor = 1 if small else 4
+    x = layers.Conv2D(stem, 3 if small else 7, strides=2, padding="same", use_bias=False, name="conv1_conv")(x)
+    x = layers.BatchNormalization(epsilon=BN_EPSILON, name="conv1_bn")(x)
+    x = layers.Activation("relu", name="conv1_relu")(x)
+    x = layers.MaxPooling2D(3, strides=2, padding="same", name="conv1_pool")(x)
+    for stage, (blocks, inc) in enumerate(zip(k_sec, inc_sec)):
+        bw = 64 * (2**stage) * bw_factor
+        r = (k_r * bw) // (64 * bw_factor)
+        for i in range(blocks):
+            block_type = ("proj" if stage == 0 else "down") if i == 0 else "normal"
+            x = dual_path_block(
+                x, r, r, bw, inc, groups, block_type, name=f"conv{stage + 2}_{i + 1}",
+                attention=attention, attention_reduction=attention_reduction,
+            )
+    x = layers.Concatenate(name="conv5_output")(list(x))
+    x = layers.BatchNormalization(epsilon=BN_EPSILON, name="conv5_bn")(x)
+    return layers.Activation("elu", name="conv5_elu")(x)
+
+
+def _build(variant, model_name, num_classes, input_shape, attention, attention_reduction, dropout):
+    inputs, x = image_input(input_shape, normalization="imagenet", rgb=False)
+    x = dpn_features(x, **DPN_CONFIGS[variant], attention=attention, attention_reduction=attention_reduction)
+    outputs = pooled_classifier(x, num_classes, dropout=dropout)
+    return keras.Model(inputs, outputs, name=model_name)
+
+
+@register_model("dpn68", paper="003", description="DPN-68 (Chen et al. 2017), seed 003 baseline")
+def dpn68(num_classes, input_shape, *, attention=None, attention_reduction=16, dropout=0.0):
+    """DPN-68."""
+    return _build("dpn68", "dpn68", num_classes, input_shape, attention, attention_reduction, dropout)
+
+
+@register_model("dpn92", paper="003", description="DPN-92 (Chen et al. 2017), seed 003 baseline")
+def dpn92(num_classes, input_shape, *, attention=None, attention_reduction=16, dropout=0.0):
+    """DPN-92."""
+    return _build("dpn92", "dpn92", num_classes, input_shape, attention, attention_reduction, dropout)
+
+
+@register_model("dpn131", paper="003", description="DPN-131 (Chen et al. 2017), seed 003 baseline")
+def dpn131(num_classes, input_shape, *, attention=None, attention_reduction=16, dropout=0.0):
+    """DPN-131."""
+    return _build("dpn131", "dpn131", num_classes, input_shape, attention, attention_reduction, dropout)
+
+
+@register_model("dpn92_se", paper="003", description="DPN-SE: DPN-92 with squeeze-and-excitation (seed 003)")
+def dpn92_se(num_classes, input_shape, *, attention="se", attention_reduction=16, dropout=0.0):
+    """DPN-SE (seed 003): SE in every dual-path block of DPN-92."""
+    return _build("dpn92", "dpn92_se", num_classes, input_shape, attention, attention_reduction, dropout)

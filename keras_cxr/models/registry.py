@@ -1,0 +1,116 @@
+"""Model registry: every network is built by name, as in timm.
+
+Each family module decorates its constructors with :func:`register_model`; the
+spec stored with a name carries its paper default input shape, the source of its
+ImageNet weights (if any) and the input-size rules, so ``build_model`` can
+validate a request before building anything.
+"""
+
+import dataclasses
+import inspect
+from typing import Callable, Optional
+
+_REGISTRY = {}
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+    """What the registry knows about one named network."""
+
+    name: str
+    builder: Callable
+    default_input_shape: tuple
+    paper: str
+    description: str
+    min_input_size: int = 32
+    input_size_multiple: int = 1
+    # Returns a keras.Model whose layer names match this network's, built with
+    # the given ``weights`` argument ("imagenet" in use); None: no ImageNet source.
+    imagenet_source: Optional[Callable] = None
+
+    @property
+    def options(self):
+        """Keyword options the builder takes besides num_classes and input_shape."""
+        params = inspect.signature(self.builder).parameters
+        return {
+            k: p.default
+            for k, p in params.items()
+            if k not in ("num_classes", "input_shape") and p.kind is p.KEYWORD_ONLY
+        }
+
+
+def register_model(
+    name,
+    *,
+    default_input_shape=(224, 224, 3),
+    paper="baseline",
+    description="",
+    min_input_size=32,
+    input_size_multiple=1,
+    imagenet_source=None,
+):
+    """Decorator registering ``builder(num_classes, input_shape, *, **options)``."""
+
+    def decorator(builder):
+        if name in _REGISTRY:
+            raise ValueError(f"Model {name!r} is registered twice")
+        _REGISTRY[name] = ModelSpec(
+            name=name,
+            builder=builder,
+            default_input_shape=tuple(default_input_shape),
+            paper=paper,
+            description=description or (inspect.getdoc(builder) or "").split("\n")[0],
+            min_input_size=min_input_size,
+            input_size_multiple=input_size_multiple,
+            imagenet_source=imagenet_source,
+        )
+        return builder
+
+    return decorator
+
+
+def list_models():
+    """Names of every registered network, sorted."""
+    return sorted(_REGISTRY)
+
+
+def get_spec(name):
+    """The :class:`ModelSpec` of ``name``; unknown names list the valid ones."""
+    if name not in _REGISTRY:
+        raise ValueError(f"Unknown model {name!r}. Valid choices: {list_models()}")
+    return _REGISTRY[name]
+
+
+def resolve_input_shape(spec, input_shape):
+    """Fill in the paper default and reject shapes the network cannot take."""
+    if input_shape is None:
+        return spec.default_input_shape
+    try:
+        shape = tuple(int(d) for d in input_shape)
+    except (TypeError, ValueError):
+        raise ValueError(f"input_shape must be (height, width, channels), got {input_shape!r}") from None
+    if len(shape) != 3:
+        raise ValueError(f"input_shape must be (height, width, channels), got {input_shape!r}")
+    height, width, channels = shape
+    if channels not in (1, 3):
+        raise ValueError(f"{spec.name}: input channels must be 1 or 3, got {channels}")
+    if min(height, width) < spec.min_input_size:
+        raise ValueError(
+            f"{spec.name}: input {height}x{width} is too small; "
+            f"height and width must be at least {spec.min_input_size}"
+        )
+    m = spec.input_size_multiple
+    if height % m or width % m:
+        raise ValueError(f"{spec.name}: input height and width must be multiples of {m}, got {height}x{width}")
+    return shape
+
+
+def check_options(spec, options):
+    """Reject options the builder does not take, listing the ones it does."""
+    valid = spec.options
+    unknown = sorted(set(options) - set(valid))
+    if unknown:
+        raise ValueError(
+            f"{spec.name} does not take option(s) {unknown}. Valid options: "
+            + (", ".join(f"{k}={v!r}" for k, v in valid.items()) or "none")
+        )

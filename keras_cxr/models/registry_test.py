@@ -1,0 +1,52 @@
+import pytest
+
+from keras_cxr.models import build_model, get_spec, list_models
+
+
+def test_unknown_model_lists_valid_names():
+    with pytest.raises(ValueError, match="convnext_at"):
+        build_model("convnext_huge", 4)
+
+
+@pytest.mark.parametrize(
+    "name,shape,message",
+    [
+        ("convnext_at", (16, 16, 3), "at least 32"),
+        ("inception_v3", (64, 64, 3), "at least 75"),
+        ("resnet50_fpn_attention", (100, 100, 3), "multiples of 32"),
+        ("dpn92", (64, 64, 2), "channels must be 1 or 3"),
+        ("dpn92", (64, 64), r"\(height, width, channels\)"),
+    ],
+)
+def test_impossible_input_shapes_are_clear_errors(name, shape, message):
+    with pytest.raises(ValueError, match=message):
+        build_model(name, 4, input_shape=shape)
+
+
+def test_unknown_option_lists_the_valid_options():
+    with pytest.raises(ValueError, match="attention_placement"):
+        build_model("convnext_at", 4, input_shape=(32, 32, 3), layer_scael=False)
+
+
+def test_bad_option_values_are_clear_errors():
+    with pytest.raises(ValueError, match="Valid choices"):
+        build_model("convnext_tiny", 4, input_shape=(32, 32, 3), attention="transformer")
+    with pytest.raises(ValueError, match="first"):
+        build_model("convnext_at", 4, input_shape=(32, 32, 3), attention_placement="last")
+    with pytest.raises(ValueError, match="avg"):
+        build_model("vgg80_multibranch", 3, branch_pooling="median")
+    with pytest.raises(ValueError, match="v1.5"):
+        build_model("resnet50", 3, input_shape=(32, 32, 3), variant="v2")
+
+
+@pytest.mark.parametrize("num_classes", [1, 0, 2.5, "4"])
+def test_num_classes_must_be_an_integer_of_at_least_two(num_classes):
+    with pytest.raises(ValueError, match="num_classes"):
+        build_model("resnet18", num_classes, input_shape=(32, 32, 3))
+
+
+def test_every_spec_has_paper_and_description():
+    for name in list_models():
+        spec = get_spec(name)
+        assert spec.paper and spec.description
+        assert spec.default_input_shape[-1] == 3

@@ -1,0 +1,55 @@
+"""Every registered network: builds, predicts probabilities, survives .keras save/load."""
+
+import numpy as np
+import pytest
+import keras
+
+from keras_cxr.models import build_model, get_spec, list_models, load_model
+
+REQUIRED = {
+    "convnext_tiny", "convnext_at", "vgg80_multibranch", "dpn68", "dpn92", "dpn131", "dpn92_se",
+    "resnet18", "resnet50", "resnet101", "resnet50_fpn_attention", "densenet121", "densenet201",
+    "covid_densenet", "mobilenet", "efficientnet_b0", "vgg16", "inception_v3",
+}
+# Small inputs keep the suite fast; each is valid for its network.
+SMALL = {"inception_v3": 96, "vgg80_multibranch": 32}
+
+
+def small_shape(name, channels=3):
+    size = SMALL.get(name, 64)
+    return (size, size, channels)
+
+
+def test_every_required_model_is_registered():
+    assert REQUIRED <= set(list_models())
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_forward_pass_and_keras_round_trip(name, tmp_path):
+    model = build_model(name, num_classes=3, input_shape=small_shape(name))
+    assert isinstance(model, keras.Model)
+    x = np.random.RandomState(0).rand(2, *small_shape(name)).astype("float32")
+    probs = model.predict(x, verbose=0)
+    assert probs.shape == (2, 3)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+    assert np.all(probs >= 0)
+    path = tmp_path / f"{name}.keras"
+    model.save(path)
+    restored = load_model(path)
+    np.testing.assert_allclose(restored.predict(x, verbose=0), probs, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_one_channel_input(name):
+    model = build_model(name, num_classes=2, input_shape=small_shape(name, channels=1))
+    x = np.random.RandomState(0).rand(1, *small_shape(name, channels=1)).astype("float32")
+    probs = model.predict(x, verbose=0)
+    assert probs.shape == (1, 2)
+    np.testing.assert_allclose(probs.sum(), 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["convnext_at", "vgg80_multibranch", "resnet50_fpn_attention"])
+def test_default_input_shape_is_the_papers(name):
+    expected = (80, 80, 3) if name == "vgg80_multibranch" else (224, 224, 3)
+    assert get_spec(name).default_input_shape == expected
+    assert tuple(build_model(name, 4).input_shape[1:]) == expected

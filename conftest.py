@@ -9,6 +9,11 @@ import pytest  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
+def _isolated_file_scan_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_CXR_CACHE", str(tmp_path / ".keras_cxr_cache"))
+
+
+@pytest.fixture(autouse=True)
 def _fresh_keras_session():
     import keras
 

@@ -1,0 +1,28 @@
+import shutil
+
+from keras_cxr.data import check_dataset, generate_dataset, split_manifest
+
+
+def test_check_reports_bad_files_and_duplicates(tmp_path):
+    manifest = split_manifest(generate_dataset(tmp_path / "d", per_class=4, size=48, seed=0), val=0.5, seed=0)
+    records = manifest.records
+    train = next(r for r in records if r["split"] == "train")
+    val = next(r for r in records if r["split"] == "val" and r["label"] == train["label"])
+    shutil.copy(manifest.resolve(train), manifest.resolve(val))  # leakage across splits
+    twin = [r for r in records if r["split"] == "train" and r is not train][0]
+    shutil.copy(manifest.resolve(train), manifest.resolve(twin)) if twin["label"] == train["label"] else None
+    manifest.resolve(records[-1]).write_bytes(b"")
+    manifest.write(tmp_path / "d" / "split.csv")
+    report = check_dataset(tmp_path / "d" / "split.csv")
+    assert not report.ok
+    assert report.num_files == 16
+    assert [reason for _, reason in report.bad] == ["empty file (0 bytes)"]
+    assert len(report.duplicates_across) == 1
+    text = report.to_text()
+    assert "ACROSS splits" in text and "empty file" in text and "8-bit" in text and "48x48" in text
+
+
+def test_check_of_a_clean_folder(tmp_path):
+    generate_dataset(tmp_path, per_class=2, size=32, seed=1)
+    report = check_dataset(tmp_path)
+    assert report.ok and report.num_files == 8 and report.bit_depths == {8: 8}

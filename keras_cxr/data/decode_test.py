@@ -1,0 +1,79 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+from keras_cxr.data.decode import ImageDecodeError, read_image
+from keras_cxr.testing import write_dicom, write_png
+
+GRADIENT = np.tile(np.linspace(0.0, 1.0, 64, dtype=np.float32), (48, 1))
+
+
+def test_png_8_and_16_bit(tmp_path):
+    np.testing.assert_allclose(read_image(write_png(tmp_path / "a.png", GRADIENT)), GRADIENT, atol=1 / 255)
+    sixteen = read_image(write_png(tmp_path / "b.png", GRADIENT, bits=16))
+    np.testing.assert_allclose(sixteen, GRADIENT, atol=1 / 65535)
+    assert sixteen.dtype == np.float32 and sixteen.shape == (48, 64)
+
+
+@pytest.mark.parametrize("ext", [".jpg", ".bmp", ".tif"])
+def test_jpeg_bmp_tiff(tmp_path, ext):
+    path = tmp_path / f"x{ext}"
+    Image.fromarray(np.round(GRADIENT * 255).astype(np.uint8)).save(path)
+    np.testing.assert_allclose(read_image(path), GRADIENT, atol=0.03 if ext == ".jpg" else 1 / 255)
+
+
+def test_rgb_and_rgba_become_luminance(tmp_path):
+    rgb = np.zeros((8, 8, 3), np.uint8)
+    rgb[..., 1] = 255  # pure green
+    Image.fromarray(rgb).save(tmp_path / "rgb.png")
+    np.testing.assert_allclose(read_image(tmp_path / "rgb.png"), 0.587, atol=1e-3)
+    rgba = np.dstack([rgb, np.full((8, 8), 7, np.uint8)])
+    Image.fromarray(rgba).save(tmp_path / "rgba.png")
+    np.testing.assert_allclose(read_image(tmp_path / "rgba.png"), 0.587, atol=1e-3)
+
+
+def test_dicom_monochrome2_with_rescale(tmp_path):
+    pixels = (GRADIENT * 4095).astype(np.uint16)
+    image = read_image(write_dicom(tmp_path / "a.dcm", pixels, slope=2.0, intercept=-100.0))
+    np.testing.assert_allclose(image, GRADIENT, atol=1e-3)  # linear rescale, then min-max
+
+
+def test_dicom_monochrome1_is_inverted(tmp_path):
+    pixels = (GRADIENT * 4095).astype(np.uint16)
+    image = read_image(write_dicom(tmp_path / "m1.dcm", pixels, photometric="MONOCHROME1"))
+    np.testing.assert_allclose(image, 1.0 - GRADIENT, atol=1e-3)
+
+
+def test_dicom_window_is_applied(tmp_path):
+    pixels = (GRADIENT * 4095).astype(np.uint16)
+    image = read_image(write_dicom(tmp_path / "w.dcm", pixels, window=(1024, 512)))
+    # Values below centre - width/2 clip to black, above centre + width/2 to white.
+    assert image[0, 0] == 0.0 and image[0, -1] == 1.0
+    assert (image == 0.0).mean() > 0.1 and (image == 1.0).mean() > 0.5
+
+
+def test_dicom_without_extension_is_detected(tmp_path):
+    path = write_dicom(tmp_path / "IM0001", (GRADIENT * 4095).astype(np.uint16))
+    assert read_image(path).shape == GRADIENT.shape
+
+
+def test_bad_files_name_the_file_and_the_problem(tmp_path):
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    with pytest.raises(ImageDecodeError, match="empty.png: empty file"):
+        read_image(empty)
+    text = tmp_path / "notes.png"
+    text.write_text("not an image")
+    with pytest.raises(ImageDecodeError, match="notes.png: not an image"):
+        read_image(text)
+    full = write_png(tmp_path / "full.png", GRADIENT)
+    truncated = tmp_path / "truncated.png"
+    truncated.write_bytes(full.read_bytes()[: len(full.read_bytes()) // 2])
+    with pytest.raises(ImageDecodeError, match="truncated.png: truncated or corrupt"):
+        read_image(truncated)
+    bad_dicom = tmp_path / "bad.dcm"
+    bad_dicom.write_bytes(b"\0" * 128 + b"DICM" + b"\1\2\3")
+    with pytest.raises(ImageDecodeError, match="bad.dcm: unreadable DICOM"):
+        read_image(bad_dicom)
+    with pytest.raises(ImageDecodeError, match="file not found"):
+        read_image(tmp_path / "missing.png")

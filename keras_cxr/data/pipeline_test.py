@@ -1,0 +1,103 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+from keras_cxr.data import BadFilesError, generate_dataset, read_image, read_manifest, split_manifest
+from keras_cxr.data.pipeline import make_dataset
+from keras_cxr.testing import write_dicom, write_png
+
+
+@pytest.fixture(scope="module")
+def synth(tmp_path_factory):
+    root = tmp_path_factory.mktemp("synth")
+    manifest = split_manifest(generate_dataset(root, per_class=6, size=64, seed=0), val=0.3, seed=0)
+    manifest.write(root / "split.csv")
+    return root
+
+
+def test_batches_are_ready_for_fit(synth):
+    ds = make_dataset(synth / "split.csv", "train", image_size=32, batch_size=5, augment="li_convnext")
+    images, labels = next(iter(ds))
+    assert images.shape == (5, 32, 32, 3) and labels.shape == (5, 4)
+    np.testing.assert_allclose(labels.numpy().sum(axis=1), 1.0)
+    assert 0.0 <= images.numpy().min() and images.numpy().max() <= 1.0
+    assert ds.class_names == ["COVID-19", "Bacterial Pneumonia", "Viral Pneumonia", "Normal"]
+    assert ds.num_examples == sum(1 for r in read_manifest(synth / "split.csv").records if r["split"] == "train")
+
+
+def test_one_channel_and_grayscale_copies(synth):
+    one = next(iter(make_dataset(synth / "split.csv", "val", image_size=32, channels=1, batch_size=4)))[0].numpy()
+    three = next(iter(make_dataset(synth / "split.csv", "val", image_size=32, channels=3, batch_size=4)))[0].numpy()
+    assert one.shape[-1] == 1 and three.shape[-1] == 3
+    np.testing.assert_allclose(three[..., 0], three[..., 2])
+    np.testing.assert_allclose(three[..., :1], one, atol=1e-6)
+
+
+def test_deterministic_mode_repeats_exactly(synth):
+    def first_batch():
+        ds = make_dataset(synth / "split.csv", "train", image_size=32, batch_size=8, augment="cheng_dpn",
+                          deterministic=True, seed=3)
+        return next(iter(ds))[0].numpy()
+
+    np.testing.assert_array_equal(first_batch(), first_batch())
+
+
+@pytest.mark.parametrize("cache", ["memory", "file"])
+def test_cache_gives_the_same_images(synth, tmp_path, cache):
+    cache_arg = "memory" if cache == "memory" else tmp_path / "cache"
+    plain = np.concatenate([x.numpy() for x, _ in make_dataset(synth / "split.csv", "val", image_size=32)])
+    ds = make_dataset(synth / "split.csv", "val", image_size=32, cache=cache_arg)
+    for _ in range(2):  # first pass fills the cache, second reads it
+        cached = np.concatenate([x.numpy() for x, _ in ds])
+        np.testing.assert_array_equal(cached, plain)
+
+
+def test_native_decoders_agree_with_python_decoder(tmp_path):
+    base = np.tile(np.linspace(0, 1, 40, dtype=np.float32), (40, 1))
+    paths = [write_png(tmp_path / "a8.png", base), write_png(tmp_path / "a16.png", base, bits=16)]
+    Image.fromarray(np.round(base * 255).astype(np.uint8)).save(tmp_path / "a.bmp")
+    Image.fromarray(np.dstack([np.round(base * 255).astype(np.uint8)] * 3)).save(tmp_path / "rgb.png")
+    Image.fromarray(np.round(base * 255).astype(np.uint8)).save(tmp_path / "a.tif")
+    write_dicom(tmp_path / "a.dcm", (base * 4095).astype(np.uint16), photometric="MONOCHROME1")
+    paths += [tmp_path / "a.bmp", tmp_path / "rgb.png", tmp_path / "a.tif", tmp_path / "a.dcm"]
+    lines = ["path,label,patient_id,source"] + [f"{p.name},x,{i},t" for i, p in enumerate(paths)]
+    (tmp_path / "m.csv").write_text("\n".join(lines) + "\n")
+    ds = make_dataset(tmp_path / "m.csv", image_size=40, channels=1, batch_size=len(paths), classes=["x", "y"])
+    images = next(iter(ds))[0].numpy()[..., 0]
+    for path, image in zip(paths, images):
+        np.testing.assert_allclose(image, read_image(path), atol=1.5 / 255, err_msg=str(path))
+
+
+def _with_bad_file(synth, tmp_path):
+    manifest = read_manifest(synth / "split.csv")
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"garbage")
+    records = manifest.records + [dict(manifest.records[0], path=str(bad), split="train")]
+    lines = ["path,label,patient_id,source,split"] + [
+        f"{manifest.resolve(r)},{r['label']},{r['patient_id']},{r['source']},{r['split']}" for r in records
+    ]
+    (tmp_path / "m.csv").write_text("\n".join(lines) + "\n")
+    return tmp_path / "m.csv", bad
+
+
+def test_bad_file_fails_before_the_first_epoch(synth, tmp_path):
+    csv, bad = _with_bad_file(synth, tmp_path)
+    with pytest.raises(BadFilesError, match="broken.png"):
+        make_dataset(csv, "train", image_size=32)
+
+
+def test_skip_bad_leaves_it_out_with_a_report(synth, tmp_path):
+    csv, bad = _with_bad_file(synth, tmp_path)
+    report = tmp_path / "bad.csv"
+    ds = make_dataset(csv, "train", image_size=32, skip_bad=True, bad_file_report=report)
+    total = sum(int(x.shape[0]) for x, _ in ds)
+    assert total == ds.num_examples == sum(1 for _ in open(csv)) - 2 - sum(
+        1 for line in open(csv) if line.rstrip().endswith(",val"))
+    assert "broken.png" in report.read_text()
+
+
+def test_empty_split_and_bad_channels(synth):
+    with pytest.raises(ValueError, match="No images in split 'test'"):
+        make_dataset(synth / "split.csv", "test")
+    with pytest.raises(ValueError, match="channels"):
+        make_dataset(synth / "split.csv", "train", channels=2)

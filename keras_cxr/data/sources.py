@@ -1,0 +1,267 @@
+"""Adapters: public CXR dataset layouts -> one :class:`Manifest`.
+
+Each adapter reads a dataset as published and maps its labels to the shared
+vocabulary of :mod:`keras_cxr.data.labels`. Rows an adapter leaves out (CT
+slices, lateral views, findings outside the class list) are counted and
+reported in ``manifest.meta["excluded"]``, never dropped silently.
+"""
+
+import csv
+import re
+from collections import Counter
+from pathlib import Path
+
+from keras_cxr.data import labels as L
+from keras_cxr.data.decode import is_image_file
+from keras_cxr.data.manifest import Manifest, SPLITS
+
+LAYOUTS = ("folders", "covid19_radiography", "kermany", "cohen", "covidx")
+
+
+def _images_below(folder):
+    return sorted(p for p in Path(folder).rglob("*") if p.is_file() and is_image_file(p))
+
+
+def _order(found, classes):
+    if classes is None:
+        return sorted(found)
+    missing = sorted(set(found) - set(classes))
+    if missing:
+        raise ValueError(f"Labels {missing} were found but are not in the given classes {list(classes)}")
+    return list(classes)
+
+
+def from_folders(root, classes=None, source=None):
+    """A folder per class (``root/<class>/**/image``); patient id = file stem."""
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"Dataset folder not found: {root}")
+    class_dirs = sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
+    records = []
+    for class_dir in class_dirs:
+        for path in _images_below(class_dir):
+            records.append(
+                {"path": str(path), "label": class_dir.name, "patient_id": path.stem, "source": source or root.name}
+            )
+    if not records:
+        raise ValueError(f"No images found in class folders under {root} (expected {root}/<class>/<image>)")
+    return Manifest(records, _order({r["label"] for r in records}, classes), root, {"layout": "folders"})
+
+
+RADIOGRAPHY_FOLDERS = {
+    "COVID": L.COVID,
+    "Normal": L.NORMAL,
+    "Viral Pneumonia": L.VIRAL,
+    "Lung_Opacity": L.LUNG_OPACITY,
+}
+
+
+def from_covid19_radiography(root, lung_opacity_label=L.LUNG_OPACITY, classes=None):
+    """The COVID-19 Radiography Database (Chowdhury et al. 2020; Rahman et al. 2021).
+
+    Folders ``COVID``, ``Normal``, ``Viral Pneumonia``, ``Lung_Opacity``, images
+    directly inside or under ``images/`` (masks under ``masks/`` are ignored).
+    ``Lung_Opacity`` is non-COVID lung infection; seed 000 calls it bacterial
+    pneumonia: pass ``lung_opacity_label="Bacterial Pneumonia"`` to follow it.
+    The database has no patient ids, so each image is its own patient.
+    """
+    root = Path(root)
+    records = []
+    for folder, label in RADIOGRAPHY_FOLDERS.items():
+        directory = root / folder
+        if not directory.is_dir():
+            continue
+        image_dir = directory / "images" if (directory / "images").is_dir() else directory
+        label = lung_opacity_label if folder == "Lung_Opacity" else label
+        for path in _images_below(image_dir):
+            if "masks" in path.relative_to(directory).parts:
+                continue
+            records.append({"path": str(path), "label": label, "patient_id": path.stem, "source": "covid19_radiography"})
+    if not records:
+        raise ValueError(f"{root} does not look like the COVID-19 Radiography Database: no {list(RADIOGRAPHY_FOLDERS)}")
+    found = {r["label"] for r in records}
+    default_order = [c for c in (L.COVID, L.BACTERIAL, L.LUNG_OPACITY, L.VIRAL, L.NORMAL) if c in found]
+    order = _order(found, classes) if classes else default_order + sorted(found - set(default_order))
+    meta = {"layout": "covid19_radiography"}
+    if lung_opacity_label != L.LUNG_OPACITY:
+        meta["relabel"] = {"Lung_Opacity": lung_opacity_label}
+    return Manifest(records, order, root, meta)
+
+
+_KERMANY_PATIENT = re.compile(r"^(person\d+)_", re.IGNORECASE)
+_KERMANY_NORMAL_PATIENT = re.compile(r"(IM-\d+)", re.IGNORECASE)
+
+
+def kermany_patient_id(filename):
+    """``person123_bacteria_456.jpeg`` -> ``person123``; ``NORMAL2-IM-1427-0001`` -> ``IM-1427``."""
+    stem = Path(filename).stem
+    match = _KERMANY_PATIENT.match(stem) or _KERMANY_NORMAL_PATIENT.search(stem)
+    return match.group(1) if match else stem
+
+
+def from_kermany(root, split_pneumonia=True, classes=None):
+    """Kermany/Mooney ``chest_xray``: ``train|val|test/NORMAL|PNEUMONIA``.
+
+    PNEUMONIA is split into bacterial and viral from the file names
+    (``personN_bacteria_M`` / ``personN_virus_M``); the published split is kept
+    in the ``split`` column (re-split by patient with ``keras-cxr data split``).
+    """
+    root = Path(root)
+    if (root / "chest_xray").is_dir() and not (root / "train").is_dir():
+        root = root / "chest_xray"
+    records, excluded = [], Counter()
+    for split in SPLITS:
+        for folder in ("NORMAL", "PNEUMONIA"):
+            directory = root / split / folder
+            if not directory.is_dir():
+                continue
+            for path in _images_below(directory):
+                name = path.name.lower()
+                if folder == "NORMAL":
+                    label = L.NORMAL
+                elif not split_pneumonia:
+                    label = L.PNEUMONIA
+                elif "bacteria" in name:
+                    label = L.BACTERIAL
+                elif "virus" in name:
+                    label = L.VIRAL
+                else:
+                    excluded["PNEUMONIA file name names neither bacteria nor virus"] += 1
+                    continue
+                records.append(
+                    {
+                        "path": str(path),
+                        "label": label,
+                        "patient_id": kermany_patient_id(path.name),
+                        "source": "kermany",
+                        "split": split,
+                    }
+                )
+    if not records:
+        raise ValueError(f"{root} does not look like Kermany's chest_xray: no train|val|test/NORMAL|PNEUMONIA")
+    default = [L.BACTERIAL, L.VIRAL, L.NORMAL] if split_pneumonia else [L.NORMAL, L.PNEUMONIA]
+    found = {r["label"] for r in records}
+    order = _order(found, classes) if classes else [c for c in default if c in found]
+    return Manifest(records, order, root, {"layout": "kermany", "excluded": dict(excluded)})
+
+
+COHEN_VIEWS = ("PA", "AP", "AP Supine")
+
+
+def cohen_label(finding):
+    """Map a covid-chestxray-dataset ``finding`` to a class, or None."""
+    finding = (finding or "").strip()
+    if "COVID-19" in finding:
+        return L.COVID
+    if finding.startswith("Pneumonia/Bacterial"):
+        return L.BACTERIAL
+    if finding.startswith("Pneumonia/Viral"):
+        return L.VIRAL
+    if finding == "No Finding":
+        return L.NORMAL
+    return None
+
+
+def from_cohen(root, views=COHEN_VIEWS, classes=None):
+    """Cohen's covid-chestxray-dataset: ``metadata.csv`` + ``images/``.
+
+    Keeps X-rays in frontal views (PA, AP, AP Supine) and maps findings to
+    COVID-19, bacterial, viral pneumonia or normal; every other row is counted
+    in ``meta["excluded"]`` with the reason.
+    """
+    root = Path(root)
+    metadata = root / "metadata.csv"
+    if not metadata.is_file():
+        raise FileNotFoundError(f"Cohen's dataset needs {metadata}")
+    records, excluded = [], Counter()
+    with open(metadata, newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            if (row.get("modality") or "").strip() != "X-ray":
+                excluded[f"modality {row.get('modality')!r}"] += 1
+                continue
+            if (row.get("view") or "").strip() not in views:
+                excluded[f"view {row.get('view')!r}"] += 1
+                continue
+            label = cohen_label(row.get("finding"))
+            if label is None:
+                excluded[f"finding {row.get('finding')!r}"] += 1
+                continue
+            folder = (row.get("folder") or "images").strip() or "images"
+            path = root / folder / row["filename"].strip()
+            records.append(
+                {"path": str(path), "label": label, "patient_id": f"cohen_{row['patientid'].strip()}", "source": "cohen"}
+            )
+    if not records:
+        raise ValueError(f"{metadata}: no frontal X-ray rows with a usable finding")
+    found = {r["label"] for r in records}
+    order = _order(found, classes) if classes else [c for c in L.FOUR_CLASSES if c in found]
+    return Manifest(records, order, root, {"layout": "cohen", "excluded": dict(excluded)})
+
+
+COVIDX_CLASSES = {
+    "covid-19": L.COVID,
+    "covid": L.COVID,
+    "positive": L.COVID,
+    "normal": L.NORMAL,
+    "pneumonia": L.PNEUMONIA,
+    "negative": "Negative",
+}
+
+
+def from_covidx(root, classes=None):
+    """COVIDx split files (``patientid filename class source`` per line).
+
+    Reads every ``*train*.txt``, ``*val*.txt`` and ``*test*.txt`` in ``root``;
+    images are looked up in ``root/<split>/``. The split of the file is kept.
+    """
+    root = Path(root)
+    records = []
+    for split in SPLITS:
+        for split_file in sorted(root.glob(f"*{split}*.txt")):
+            for number, line in enumerate(split_file.read_text().splitlines(), start=1):
+                parts = line.split()
+                if not parts:
+                    continue
+                if len(parts) < 3:
+                    raise ValueError(f"{split_file}, line {number}: expected 'patientid filename class [source]'")
+                patient, filename, raw = parts[0], parts[1], parts[2]
+                label = COVIDX_CLASSES.get(raw.lower())
+                if label is None:
+                    raise ValueError(f"{split_file}, line {number}: unknown COVIDx class {raw!r}")
+                records.append(
+                    {
+                        "path": str(root / split / filename),
+                        "label": label,
+                        "patient_id": f"covidx_{patient}",
+                        "source": parts[3] if len(parts) > 3 else "covidx",
+                        "split": split,
+                    }
+                )
+    if not records:
+        raise ValueError(f"No COVIDx split files (*train*.txt, *val*.txt, *test*.txt) in {root}")
+    found = {r["label"] for r in records}
+    default = [L.COVID, L.PNEUMONIA, L.NORMAL, "Negative"]
+    order = _order(found, classes) if classes else [c for c in default if c in found]
+    return Manifest(records, order, root, {"layout": "covidx"})
+
+
+ADAPTERS = {
+    "folders": from_folders,
+    "covid19_radiography": from_covid19_radiography,
+    "kermany": from_kermany,
+    "cohen": from_cohen,
+    "covidx": from_covidx,
+}
+
+
+def build_manifest(source, layout="folders", relabel=None, classes=None, **options):
+    """Read ``source`` with the adapter for ``layout``, then apply ``relabel`` and the class order."""
+    if layout not in ADAPTERS:
+        raise ValueError(f"Unknown layout {layout!r}. Valid choices: {list(ADAPTERS)}")
+    manifest = ADAPTERS[layout](source, **options)
+    if relabel:
+        manifest = manifest.relabel(relabel)
+    if classes:
+        manifest = Manifest(manifest.records, _order({r["label"] for r in manifest.records}, classes),
+                            manifest.root, manifest.meta)
+    return manifest

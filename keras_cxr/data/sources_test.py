@@ -1,0 +1,118 @@
+import numpy as np
+import pytest
+
+from keras_cxr.data import build_manifest, labels as L, read_manifest
+from keras_cxr.data.sources import cohen_label, kermany_patient_id
+from keras_cxr.testing import write_png
+
+IMG = np.full((8, 8), 0.5, np.float32)
+
+
+def _touch(path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_png(path, IMG)
+    return path
+
+
+def test_folders_layout(tmp_path):
+    for cls, n in (("cats", 2), ("dogs", 3)):
+        for i in range(n):
+            _touch(tmp_path / cls / "sub" / f"{i}.png")
+    (tmp_path / "dogs" / "readme.txt").write_text("not an image")
+    manifest = build_manifest(tmp_path, "folders")
+    assert manifest.classes == ["cats", "dogs"]
+    assert manifest.counts() == {"cats": 2, "dogs": 3}
+    assert build_manifest(tmp_path, "folders", classes=["dogs", "cats"]).classes == ["dogs", "cats"]
+    with pytest.raises(ValueError, match="not in the given classes"):
+        build_manifest(tmp_path, "folders", classes=["dogs"])
+
+
+def test_covid19_radiography_layout_and_lung_opacity_mapping(tmp_path):
+    for folder in ("COVID", "Normal", "Viral Pneumonia", "Lung_Opacity"):
+        _touch(tmp_path / folder / "images" / f"{folder}-1.png")
+        _touch(tmp_path / folder / "masks" / f"{folder}-1.png")  # masks are not images of the dataset
+    manifest = build_manifest(tmp_path, "covid19_radiography")
+    assert manifest.classes == [L.COVID, L.LUNG_OPACITY, L.VIRAL, L.NORMAL]
+    assert len(manifest) == 4
+    seed000 = build_manifest(tmp_path, "covid19_radiography", lung_opacity_label=L.BACTERIAL)
+    assert seed000.classes == [L.COVID, L.BACTERIAL, L.VIRAL, L.NORMAL]
+    assert seed000.meta["relabel"] == {"Lung_Opacity": L.BACTERIAL}
+
+
+def test_kermany_layout_splits_pneumonia_and_finds_patients(tmp_path):
+    root = tmp_path / "chest_xray"
+    _touch(root / "train" / "PNEUMONIA" / "person1_bacteria_1.jpeg.png")
+    _touch(root / "train" / "PNEUMONIA" / "person1_bacteria_2.png")
+    _touch(root / "test" / "PNEUMONIA" / "person7_virus_13.png")
+    _touch(root / "val" / "NORMAL" / "NORMAL2-IM-1427-0001.png")
+    _touch(root / "train" / "PNEUMONIA" / "person9_unknown_3.png")
+    manifest = build_manifest(tmp_path, "kermany")
+    by_name = {r["path"].split("/")[-1]: r for r in manifest.records}
+    assert by_name["person1_bacteria_2.png"]["label"] == L.BACTERIAL
+    assert by_name["person7_virus_13.png"]["label"] == L.VIRAL
+    assert by_name["person7_virus_13.png"]["split"] == "test"
+    assert by_name["NORMAL2-IM-1427-0001.png"]["patient_id"] == "IM-1427"
+    assert by_name["person1_bacteria_2.png"]["patient_id"] == "person1"
+    assert sum(manifest.meta["excluded"].values()) == 1  # reported, not silently dropped
+    assert kermany_patient_id("person1651_virus_2855.jpeg") == "person1651"
+
+
+def test_cohen_layout_keeps_frontal_xrays(tmp_path):
+    rows = [
+        ("1", "PA", "X-ray", "Pneumonia/Viral/COVID-19", "a.png"),
+        ("1", "AP Supine", "X-ray", "Pneumonia/Viral/COVID-19", "b.png"),
+        ("2", "L", "X-ray", "Pneumonia/Viral/COVID-19", "c.png"),
+        ("3", "PA", "CT", "Pneumonia/Viral/COVID-19", "d.png"),
+        ("4", "AP", "X-ray", "Pneumonia/Bacterial/Streptococcus", "e.png"),
+        ("5", "PA", "X-ray", "No Finding", "f.png"),
+        ("6", "PA", "X-ray", "Tuberculosis", "g.png"),
+        ("7", "PA", "X-ray", "Pneumonia/Viral/SARS", "h.png"),
+    ]
+    lines = ["patientid,view,modality,finding,folder,filename"]
+    for patient, view, modality, finding, name in rows:
+        lines.append(f"{patient},{view},{modality},{finding},images,{name}")
+        _touch(tmp_path / "images" / name)
+    (tmp_path / "metadata.csv").write_text("\n".join(lines) + "\n")
+    manifest = build_manifest(tmp_path, "cohen")
+    assert manifest.counts() == {L.COVID: 2, L.BACTERIAL: 1, L.VIRAL: 1, L.NORMAL: 1}
+    assert {r["patient_id"] for r in manifest.records if r["label"] == L.COVID} == {"cohen_1"}
+    assert sum(manifest.meta["excluded"].values()) == 3
+    assert cohen_label("Pneumonia/Fungal/Pneumocystis") is None
+
+
+def test_covidx_split_files(tmp_path):
+    (tmp_path / "train_COVIDx9A.txt").write_text("p1 a.png positive rsna\np2 b.png negative sirm\n")
+    (tmp_path / "test_COVIDx9A.txt").write_text("p3 c.png COVID-19 cohen\n\n")
+    manifest = build_manifest(tmp_path, "covidx")
+    assert manifest.classes == [L.COVID, "Negative"]
+    assert [r["split"] for r in manifest.records] == ["train", "train", "test"]
+    assert manifest.records[2]["path"].endswith("test/c.png")
+    (tmp_path / "val_bad.txt").write_text("p4 d.png alien\n")
+    with pytest.raises(ValueError, match="val_bad.txt, line 1: unknown COVIDx class 'alien'"):
+        build_manifest(tmp_path, "covidx")
+
+
+def test_relabel_and_round_trip_through_csv(tmp_path):
+    for cls in ("Lung Opacity", "Normal"):
+        _touch(tmp_path / "data" / cls / "x.png")
+    manifest = build_manifest(tmp_path / "data", "folders", relabel={"Lung Opacity": L.BACTERIAL})
+    path = manifest.write(tmp_path / "out" / "m.csv")
+    back = read_manifest(path)
+    assert back.classes == [L.BACTERIAL, "Normal"]
+    assert back.meta["relabel"] == {"Lung Opacity": L.BACTERIAL}
+    assert all(back.resolve(r).is_file() for r in back.records)
+
+
+def test_hand_written_manifest_is_accepted_and_validated(tmp_path):
+    _touch(tmp_path / "img.png")
+    (tmp_path / "m.csv").write_text("path,label,patient_id,source\nimg.png,Normal,,mine\n")
+    manifest = read_manifest(tmp_path / "m.csv")
+    assert manifest.classes == ["Normal"] and manifest.records[0]["patient_id"] == "img"
+    (tmp_path / "bad.csv").write_text("file,label\nimg.png,Normal\n")
+    with pytest.raises(ValueError, match="missing column"):
+        read_manifest(tmp_path / "bad.csv")
+
+
+def test_unknown_layout():
+    with pytest.raises(ValueError, match="covidx"):
+        build_manifest(".", "nih")

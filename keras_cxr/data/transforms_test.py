@@ -1,0 +1,34 @@
+import numpy as np
+import pytest
+
+from keras_cxr.data import transforms
+from keras_cxr.data.synthetic import synthetic_cxr
+
+
+@pytest.fixture(scope="module")
+def noisy():
+    clean, _ = synthetic_cxr("Normal", size=128, seed=3)
+    rng = np.random.default_rng(0)
+    return clean, np.clip(rng.poisson(clean * 60) / 60, 0, 1).astype(np.float32)
+
+
+@pytest.mark.parametrize("use_anscombe", [False, True])
+def test_tv_denoising_lowers_the_noise(noisy, use_anscombe):
+    clean, image = noisy
+    denoised = transforms.tv_denoise(image, weight=0.08, anscombe_transform=use_anscombe, peak=60)
+    assert transforms.estimate_noise(denoised) < 0.5 * transforms.estimate_noise(image)
+    assert np.abs(denoised - clean).mean() < np.abs(image - clean).mean()
+    assert denoised.dtype == np.float32 and 0 <= denoised.min() and denoised.max() <= 1
+
+
+def test_anscombe_inverse_round_trip():
+    counts = np.array([0.5, 3.0, 20.0, 200.0])
+    np.testing.assert_allclose(transforms.inverse_anscombe(transforms.anscombe(counts)), counts, rtol=0.1, atol=0.3)
+
+
+def test_clahe_and_resize():
+    image = np.tile(np.linspace(0.4, 0.6, 64, dtype=np.float32), (64, 1))
+    equalised = transforms.clahe(image)
+    assert equalised.shape == image.shape and equalised.max() - equalised.min() > 0.5
+    assert transforms.resize(image, 32).shape == (32, 32)
+    assert transforms.resize(image, (16, 24)).shape == (16, 24)

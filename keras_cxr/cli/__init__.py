@@ -16,6 +16,7 @@ from keras_cxr import __version__
 COMMANDS = {
     "data": "keras_cxr.cli.data_cmd",
     "models": "keras_cxr.cli.models_cmd",
+    "train": "keras_cxr.cli.train_cmd",
 }
 
 
@@ -38,13 +39,19 @@ def build_parser():
 def main(argv=None):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    # key.sub=value overrides may stand anywhere on the line (argparse stops
+    # collecting a trailing positional list at the first option).
+    if extra and hasattr(args, "overrides") and all("=" in e and not e.startswith("-") for e in extra):
+        args.overrides = list(args.overrides) + extra
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if not getattr(args, "command", None):
         parser.print_help()
         return 0
     try:
         return args._run(args) or 0
-    except (ValueError, FileNotFoundError) as error:
+    except (ValueError, FileNotFoundError) as error:  # ConfigError, RunDirectoryError, bad data ...
         print(f"keras-cxr {args.command}: error: {error}", file=sys.stderr)
         return 2
 

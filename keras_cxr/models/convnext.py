@@ -96,7 +96,7 @@ def convnext_head(x, num_classes, dropout=0.0):
     x = layers.LayerNormalization(epsilon=1e-6, name=f"{PREFIX}_head_layernorm")(x)
     if dropout:
         x = layers.Dropout(dropout, name=f"{PREFIX}_head_dropout")(x)
-    return layers.Dense(num_classes, activation="softmax", name=f"{PREFIX}_head_dense")(x)
+    return layers.Dense(num_classes, activation="softmax", dtype="float32", name=f"{PREFIX}_head_dense")(x)
 
 
 def _imagenet_convnext_tiny(weights):

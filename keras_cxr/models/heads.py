@@ -8,7 +8,7 @@ def classifier(features, num_classes, dropout=0.0, name="classifier"):
     x = features
     if dropout:
         x = layers.Dropout(dropout, name=f"{name}_dropout")(x)
-    return layers.Dense(num_classes, activation="softmax", name=f"{name}_predictions")(x)
+    return layers.Dense(num_classes, activation="softmax", dtype="float32", name=f"{name}_predictions")(x)
 
 
 def pooled_classifier(feature_map, num_classes, dropout=0.0, pooling="avg", name="classifier"):

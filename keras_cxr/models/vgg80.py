@@ -51,5 +51,5 @@ def vgg80_multibranch(num_classes, input_shape, *, branch_pooling="max", dropout
     x = layers.Dropout(dropout[0], name="fc1_dropout")(x)
     x = layers.Dense(2048, activation="elu", name="fc2")(x)
     x = layers.Dropout(dropout[1], name="fc2_dropout")(x)
-    outputs = layers.Dense(num_classes, activation="softmax", name="predictions")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", dtype="float32", name="predictions")(x)
     return keras.Model(inputs, outputs, name="vgg80_multibranch")

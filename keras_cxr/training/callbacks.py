@@ -1,0 +1,89 @@
+"""Callbacks that make a run survive being killed.
+
+:class:`RunCheckpoint` commits each finished epoch in a fixed order: the last
+checkpoint (model + optimizer state) and, if the monitored metric improved,
+the best model are written to temporary files and renamed into place; then
+``state.json`` (epoch count, checkpoint name, the whole history) is atomically
+replaced. ``state.json`` is the commit point: a process killed at any moment,
+even by SIGKILL, leaves either the previous epoch's state or this one's, never
+a half-written file, and a resumed run logs every epoch exactly once.
+"""
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import keras
+
+from keras_cxr.training.curves import plot_training_curves, write_history_csv
+
+STATE_FILE = "state.json"
+BEST_MODEL = "model.keras"
+CHECKPOINT_DIR = "checkpoints"
+
+
+def read_state(run_dir):
+    path = Path(run_dir) / STATE_FILE
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text())
+
+
+def write_json_atomic(path, data):
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w") as handle:
+        json.dump(data, handle, indent=2, default=float)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def current_learning_rate(optimizer):
+    return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+
+
+def is_better(value, best, mode):
+    if value is None or not np.isfinite(value):
+        return False
+    return best is None or (value < best if mode == "min" else value > best)
+
+
+class RunCheckpoint(keras.callbacks.Callback):
+    """Best model, last checkpoint, history and curves after every epoch; see the module docstring."""
+
+    def __init__(self, run_dir, state, monitor="val_accuracy", title=None):
+        super().__init__()
+        self.run_dir = Path(run_dir)
+        self.state = state
+        self.monitor = monitor
+        self.mode = "min" if "loss" in monitor else "max"
+        self.title = title
+        (self.run_dir / CHECKPOINT_DIR).mkdir(parents=True, exist_ok=True)
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs if logs is not None else {}
+        logs["learning_rate"] = current_learning_rate(self.model.optimizer)
+        row = {"epoch": int(epoch), **{k: float(v) for k, v in logs.items()}}
+        value = row.get(self.monitor)
+        if self.monitor not in row:
+            raise ValueError(f"training.monitor {self.monitor!r} is not logged; logged: {sorted(row)}")
+        if is_better(value, self.state.get("best_value"), self.mode):
+            self._save(self.run_dir / BEST_MODEL)
+            self.state.update(best_value=value, best_epoch=int(epoch))
+        name = f"epoch_{epoch + 1:04d}.keras"
+        self._save(self.run_dir / CHECKPOINT_DIR / name)
+        previous = self.state.get("checkpoint")
+        history = [r for r in self.state.get("history", []) if r["epoch"] < epoch] + [row]
+        self.state.update(epoch=int(epoch) + 1, checkpoint=name, history=history)
+        write_json_atomic(self.run_dir / STATE_FILE, self.state)  # commit
+        if previous and previous != name:
+            (self.run_dir / CHECKPOINT_DIR / previous).unlink(missing_ok=True)
+        write_history_csv(history, self.run_dir / "history.csv")
+        plot_training_curves(history, self.run_dir / "training_curves.png", title=self.title)
+
+    def _save(self, path):
+        tmp = path.with_name(path.stem + ".tmp.keras")
+        self.model.save(tmp)
+        os.replace(tmp, path)

@@ -1,0 +1,219 @@
+"""Training configs: YAML recipes validated against a schema, with command-line overrides.
+
+A config has four sections: ``model``, ``data``, ``training`` and ``paper``
+(free text: which paper and section, and what had to be assumed). Loading
+checks every key: an unknown key, a wrong type or an impossible value is an
+error naming the key and the valid choices. ``key.sub=value`` overrides any
+key (the value is parsed as YAML: ``training.epochs=5``, ``model.weights=null``).
+"""
+
+import copy
+import dataclasses
+import hashlib
+import json
+from pathlib import Path
+
+import yaml
+
+from keras_cxr.data.augment import PRESETS
+from keras_cxr.training.schedules import DECAYS
+
+_NUMBER = (int, float)
+
+
+@dataclasses.dataclass(frozen=True)
+class Field:
+    types: tuple
+    default: object = None
+    choices: tuple = None
+    minimum: float = None
+    doc: str = ""
+
+
+SCHEMA = {
+    "paper": {
+        "source": Field((str,), "", doc="paper and section this recipe follows"),
+        "assumptions": Field((str,), "", doc="what the paper leaves open and this config chose"),
+    },
+    "model": {
+        "name": Field((str,), None, doc="a registered model name (keras-cxr models)"),
+        "options": Field((dict,), {}, doc="keyword options of the model builder"),
+        "weights": Field((str, type(None)), None, doc="null, imagenet or a file path"),
+        "input_size": Field((int, type(None)), None, minimum=16, doc="height = width; null: paper default"),
+        "channels": Field((int,), 3, choices=(1, 3)),
+    },
+    "data": {
+        "classes": Field((list, type(None)), None, doc="class names in order; null: the data's"),
+        "val_fraction": Field(_NUMBER, 0.2, minimum=0.0),
+        "test_fraction": Field(_NUMBER, 0.0, minimum=0.0),
+        "split_seed": Field((int,), 0),
+        "augment": Field((str,), "none", choices=PRESETS),
+        "cache": Field((str, type(None)), None, doc="null, memory or a file prefix"),
+        "skip_bad": Field((bool,), False),
+    },
+    "training": {
+        "epochs": Field((int,), 10, minimum=1),
+        "batch_size": Field((int,), 32, minimum=1),
+        "optimizer": Field((str,), "adam", choices=("adam", "adamw", "nadam", "sgd")),
+        "learning_rate": Field(_NUMBER, 1e-3, minimum=0.0),
+        "weight_decay": Field(_NUMBER, 0.0, minimum=0.0),
+        "momentum": Field(_NUMBER, 0.9, minimum=0.0),
+        "nesterov": Field((bool,), False),
+        "schedule": Field((str,), "constant", choices=("constant", "warmup_cosine", "warmup_exponential",
+                                                       "warmup_step", "piecewise", "three_stage")),
+        "warmup_epochs": Field(_NUMBER, 0, minimum=0.0),
+        "min_learning_rate": Field(_NUMBER, 0.0, minimum=0.0),
+        "decay_rate": Field(_NUMBER, 0.1, minimum=0.0),
+        "decay_epochs": Field(_NUMBER, 1, minimum=0.0, doc="exponential/step: epochs per decay"),
+        "boundaries_epochs": Field((list,), [], doc="piecewise: epochs where the rate changes"),
+        "values": Field((list,), [], doc="piecewise: the rates; three_stage: [warm-up, peak, decay]"),
+        "label_smoothing": Field(_NUMBER, 0.0, minimum=0.0),
+        "class_weight": Field((str, dict, type(None)), None, doc="null, balanced or {class: weight}"),
+        "monitor": Field((str,), "val_accuracy"),
+        "mixed_precision": Field((str, type(None)), None, choices=(None, "mixed_float16", "mixed_bfloat16")),
+        "jit_compile": Field((bool, str), "auto"),
+        "distribution": Field((str,), "default", choices=("default", "mirrored", "multi_worker")),
+        "seed": Field((int,), 0),
+        "deterministic": Field((bool,), False),
+    },
+}
+assert set(DECAYS) >= {"cosine", "exponential", "step"}
+
+
+class ConfigError(ValueError):
+    """A config key, type or value that cannot be used; the message names it."""
+
+
+def default_config():
+    return {section: {k: copy.deepcopy(f.default) for k, f in fields.items()} for section, fields in SCHEMA.items()}
+
+
+def _type_names(types):
+    return " or ".join("null" if t is type(None) else t.__name__ for t in types)
+
+
+def validate(config):
+    """Fill defaults and check every key; returns a new, complete config dict."""
+    if not isinstance(config, dict):
+        raise ConfigError(f"A config is a mapping of sections {list(SCHEMA)}, got {type(config).__name__}")
+    resolved = default_config()
+    for section, values in config.items():
+        if section not in SCHEMA:
+            raise ConfigError(f"Unknown config section {section!r}. Valid sections: {list(SCHEMA)}")
+        if values is None:
+            continue
+        if not isinstance(values, dict):
+            raise ConfigError(f"Config section {section!r} must be a mapping, got {type(values).__name__}")
+        for key, value in values.items():
+            fields = SCHEMA[section]
+            if key not in fields:
+                raise ConfigError(f"Unknown key {section}.{key}. Valid keys in {section}: {sorted(fields)}")
+            field = fields[key]
+            if isinstance(value, bool) and bool not in field.types:
+                raise ConfigError(f"{section}.{key} must be {_type_names(field.types)}, got {value!r}")
+            if int in field.types and float not in field.types and isinstance(value, float) and value.is_integer():
+                value = int(value)
+            if float in field.types and isinstance(value, str):
+                value = _as_float(value)  # YAML 1.1 reads "1e-4" as a string
+            if not isinstance(value, field.types):
+                raise ConfigError(f"{section}.{key} must be {_type_names(field.types)}, got {value!r}")
+            if field.choices is not None and value not in field.choices:
+                raise ConfigError(f"{section}.{key} = {value!r} is not valid. Valid choices: {list(field.choices)}")
+            if field.minimum is not None and isinstance(value, _NUMBER) and value < field.minimum:
+                raise ConfigError(f"{section}.{key} must be >= {field.minimum}, got {value!r}")
+            resolved[section][key] = value
+    _check_relations(resolved)
+    return resolved
+
+
+def _as_float(text):
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def _check_relations(config):
+    from keras_cxr.models import list_models
+
+    model = config["model"]
+    if model["name"] is None:
+        raise ConfigError("model.name is required. Valid choices: " + ", ".join(list_models()))
+    if model["name"] not in list_models():
+        raise ConfigError(f"model.name = {model['name']!r} is not a registered model. Valid choices: {list_models()}")
+    from keras_cxr.models import check_options, get_spec
+
+    try:
+        check_options(get_spec(model["name"]), model["options"])
+    except ValueError as error:
+        raise ConfigError(f"model.options: {error}") from None
+    data, training = config["data"], config["training"]
+    if data["val_fraction"] + data["test_fraction"] >= 1.0:
+        raise ConfigError("data.val_fraction + data.test_fraction must be < 1")
+    if data["classes"] is not None and (len(data["classes"]) < 2 or len(set(data["classes"])) != len(data["classes"])):
+        raise ConfigError(f"data.classes must list at least two distinct names, got {data['classes']}")
+    weight = training["class_weight"]
+    if isinstance(weight, str) and weight != "balanced":
+        raise ConfigError(f"training.class_weight = {weight!r}: use null, balanced or a mapping {{class: weight}}")
+    if not 0 <= training["label_smoothing"] < 1:
+        raise ConfigError(f"training.label_smoothing must be in [0, 1), got {training['label_smoothing']}")
+    if training["schedule"] == "piecewise" and len(training["values"]) != len(training["boundaries_epochs"]) + 1:
+        raise ConfigError("training.schedule piecewise needs len(values) == len(boundaries_epochs) + 1")
+    if training["schedule"] == "three_stage" and (len(training["values"]) != 3 or len(training["boundaries_epochs"]) != 2):
+        raise ConfigError("training.schedule three_stage needs values [warm-up, peak, decay] and two boundaries_epochs")
+    if training["jit_compile"] not in (True, False, "auto"):
+        raise ConfigError(f"training.jit_compile must be true, false or auto, got {training['jit_compile']!r}")
+
+
+def parse_override(item):
+    """``"training.epochs=5"`` -> ``(("training", "epochs"), 5)``."""
+    if "=" not in item:
+        raise ConfigError(f"Overrides are key.sub=value, got {item!r}")
+    key, raw = item.split("=", 1)
+    parts = tuple(p for p in key.strip().split(".") if p)
+    if len(parts) < 2:
+        raise ConfigError(f"Override {item!r} must name section.key (e.g. training.epochs=5)")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"Override {item!r}: cannot parse value ({error})") from None
+    return parts, value
+
+
+def apply_overrides(config, overrides):
+    config = copy.deepcopy(config)
+    for item in overrides or ():
+        parts, value = parse_override(item)
+        node = config
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"Override {item!r}: {part} is not a section")
+        node[parts[-1]] = value
+    return config
+
+
+def load_config(path=None, overrides=()):
+    """Read a YAML config (or start from defaults), apply overrides, validate."""
+    raw = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"Config file not found: {path}")
+        try:
+            raw = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as error:
+            raise ConfigError(f"{path}: invalid YAML ({error})") from None
+    return validate(apply_overrides(raw, overrides))
+
+
+def fingerprint(config):
+    """Hash of what defines a run (the epoch count excluded, so a run can be extended)."""
+    reduced = copy.deepcopy(config)
+    reduced["training"].pop("epochs", None)
+    reduced.pop("paper", None)
+    return hashlib.sha256(json.dumps(reduced, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def dump_config(config):
+    return yaml.safe_dump(config, sort_keys=False)

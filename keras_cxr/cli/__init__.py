@@ -17,6 +17,8 @@ COMMANDS = {
     "data": "keras_cxr.cli.data_cmd",
     "models": "keras_cxr.cli.models_cmd",
     "train": "keras_cxr.cli.train_cmd",
+    "evaluate": "keras_cxr.cli.evaluate_cmd",
+    "compare": "keras_cxr.cli.compare_cmd",
 }
 
 

@@ -1,0 +1,29 @@
+"""``keras-cxr evaluate``: every metric, with intervals, figures and a report."""
+
+HELP = "Evaluate a trained model (run directory or .keras) on a manifest split: metrics, figures, report.md."
+
+
+def add_parser(parser):
+    parser.add_argument("--model", required=True, help="run directory or .keras file")
+    parser.add_argument("--data", required=True, help="manifest CSV or folder")
+    parser.add_argument("--split", default="test", help="split to evaluate (default test; 'all' for every image)")
+    parser.add_argument("--out", required=True, help="output directory")
+    parser.add_argument("--positive-class", help="class scored against the rest (e.g. COVID-19)")
+    parser.add_argument("--class-map", help="JSON or CSV mapping the data's labels to the model's classes")
+    parser.add_argument("--tta", action="store_true", help="average with the horizontally flipped image")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples (default 1000)")
+
+
+def run(args):
+    from keras_cxr.evaluation import evaluate
+
+    metrics = evaluate(args.model, args.data, args.out, split=None if args.split == "all" else args.split,
+                       positive_class=args.positive_class, class_map=args.class_map, tta=args.tta,
+                       batch_size=args.batch_size, bootstrap_resamples=args.bootstrap)
+    ci = metrics["bootstrap_95ci"]["accuracy"]
+    print(f"{metrics['num_images']} images: accuracy {100 * metrics['accuracy']:.2f}% "
+          f"(95% CI {100 * ci['lower']:.2f}-{100 * ci['upper']:.2f}), "
+          f"macro-F1 {100 * metrics['average']['macro']['f1']:.2f}%, macro AUC {metrics['roc_auc']['macro'] or 0:.4f}")
+    print(f"Report: {args.out}/report.md")
+    return 0

@@ -1,0 +1,32 @@
+"""Evaluation: every metric the papers report, with intervals, figures and comparison tables.
+
+Metrics come from scikit-learn and SciPy; the small modules each do one thing:
+``classification`` (per-class, averaged, ROC-AUC, confusion), ``confidence``
+(t-intervals, bootstrap), ``calibration`` (ECE, reliability), ``summary``
+(all of them), ``evaluator`` (a model on a dataset), ``compare`` (tables).
+"""
+
+from keras_cxr.evaluation.calibration import expected_calibration_error, reliability_bins
+from keras_cxr.evaluation.compare import comparison_rows, write_comparison
+from keras_cxr.evaluation.confidence import bootstrap_interval, mean_with_t_interval, true_class_probability
+from keras_cxr.evaluation.summary import summarize
+
+
+def evaluate(*args, **kwargs):
+    """See :func:`keras_cxr.evaluation.evaluator.evaluate` (imported lazily: it needs TensorFlow)."""
+    from keras_cxr.evaluation.evaluator import evaluate as _evaluate
+
+    return _evaluate(*args, **kwargs)
+
+
+__all__ = [
+    "bootstrap_interval",
+    "comparison_rows",
+    "evaluate",
+    "expected_calibration_error",
+    "mean_with_t_interval",
+    "reliability_bins",
+    "summarize",
+    "true_class_probability",
+    "write_comparison",
+]

@@ -1,0 +1,35 @@
+import numpy as np
+import pytest
+from sklearn.metrics import accuracy_score
+
+from keras_cxr.evaluation import bootstrap_interval, expected_calibration_error, mean_with_t_interval
+
+
+def test_t_interval_of_a_known_sample():
+    ci = mean_with_t_interval([1, 2, 3, 4, 5])
+    # mean 3, sem = sqrt(2.5)/sqrt(5), t(0.975, 4) = 2.7764
+    half = 2.776445 * np.sqrt(2.5) / np.sqrt(5)
+    assert ci["mean"] == 3 and ci["n"] == 5
+    assert ci["lower"] == pytest.approx(3 - half, abs=1e-4) and ci["upper"] == pytest.approx(3 + half, abs=1e-4)
+    assert mean_with_t_interval([]) == {"mean": None, "lower": None, "upper": None, "n": 0}
+
+
+def test_bootstrap_interval_is_reproducible_and_brackets_the_estimate():
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 300)
+    pred = np.where(rng.random(300) < 0.8, y, 1 - y)
+    a = bootstrap_interval(accuracy_score, y, pred, n_resamples=300, seed=3)
+    b = bootstrap_interval(accuracy_score, y, pred, n_resamples=300, seed=3)
+    assert a == b
+    assert a["lower"] < a["value"] < a["upper"]
+    assert 0.03 < a["upper"] - a["lower"] < 0.15  # about +-1.96 * sqrt(0.8 * 0.2 / 300)
+
+
+def test_expected_calibration_error():
+    y = np.array([0, 0, 0, 0, 1, 1, 1, 1, 1, 1])
+    confident_right = np.tile([0.0, 1.0], (10, 1))
+    confident_right[:4] = [1.0, 0.0]
+    assert expected_calibration_error(y, confident_right) == pytest.approx(0.0)
+    # Always 0.75 sure of class 1 while right 6/10 of the time: ECE = |0.6 - 0.75|.
+    hedged = np.tile([0.25, 0.75], (10, 1))
+    assert expected_calibration_error(y, hedged) == pytest.approx(0.15)

@@ -1,0 +1,120 @@
+"""``evaluate``: a trained model on a manifest split -> predictions, metrics, figures, report."""
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+
+from keras_cxr.data.manifest import Manifest, load_any
+from keras_cxr.evaluation import figures
+from keras_cxr.evaluation.inference import measure_throughput, predict_probabilities
+from keras_cxr.evaluation.report import write_report
+from keras_cxr.evaluation.summary import summarize
+
+
+def read_class_map(path):
+    """A JSON object or a two-column CSV ``data_label,model_class``."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"Class map not found: {path}")
+    if path.suffix == ".json":
+        mapping = json.loads(path.read_text())
+        if not isinstance(mapping, dict):
+            raise ValueError(f"{path}: a class map is a JSON object {{data label: model class}}")
+        return {str(k): str(v) for k, v in mapping.items()}
+    with open(path, newline="") as handle:
+        rows = [r for r in csv.reader(handle) if r and not r[0].startswith("#")]
+    if rows and rows[0][:2] in (["data_label", "model_class"], ["from", "to"]):
+        rows = rows[1:]
+    if any(len(r) < 2 for r in rows):
+        raise ValueError(f"{path}: each class-map line needs two columns: data_label,model_class")
+    return {r[0].strip(): r[1].strip() for r in rows}
+
+
+def align_classes(manifest, model_classes, class_map=None):
+    """Rename the data's labels to the model's classes; unknown labels are an error listing both sets."""
+    if class_map:
+        manifest = manifest.relabel(class_map)
+    data_classes = sorted({r["label"] for r in manifest.records})
+    unknown = [c for c in data_classes if c not in model_classes]
+    if unknown:
+        raise ValueError(
+            f"The data's classes {data_classes} do not match the model's classes {list(model_classes)} "
+            f"({unknown} unknown to the model). Map them with --class-map (data label -> model class)"
+        )
+    return Manifest(manifest.records, list(model_classes), manifest.root, manifest.meta)
+
+
+def _device_name():
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        return f"GPU ({len(gpus)}x)"
+    import os
+    import platform
+
+    return f"CPU ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)"
+
+
+def evaluate(model, data, out_dir, *, split="test", positive_class=None, class_map=None, tta=False,
+             batch_size=32, bootstrap_resamples=1000, throughput=True):
+    """Evaluate ``model`` (run dir, ``.keras`` file or a LoadedModel) on ``data``; writes ``out_dir``.
+
+    ``split=None`` (or a manifest without a split column) uses every image.
+    Returns the metrics dict also written to ``metrics.json``.
+    """
+    from keras_cxr.data.pipeline import make_dataset
+    from keras_cxr.models import profile
+    from keras_cxr.models.loading import LoadedModel, load_classifier
+
+    loaded = model if isinstance(model, LoadedModel) else load_classifier(model)
+    classes = loaded.classes
+    if positive_class is not None and positive_class not in classes:
+        raise ValueError(f"--positive-class {positive_class!r} is not one of the model's classes {classes}")
+    manifest = load_any(data)
+    if split and manifest.has_splits():
+        manifest = manifest.subset(split)
+    elif split and split != "test":
+        raise ValueError(f"The data has no split column, so split {split!r} cannot be selected")
+    if isinstance(class_map, (str, Path)):
+        class_map = read_class_map(class_map)
+    manifest = align_classes(manifest, classes, class_map)
+    if not manifest.records:
+        raise ValueError(f"No images to evaluate in split {split!r}")
+    height, width, channels = loaded.input_shape
+    if height != width:
+        raise ValueError(f"Evaluation expects square inputs, the model takes {height}x{width}")
+    dataset = make_dataset(manifest, image_size=height, channels=channels, batch_size=batch_size, shuffle=False)
+    probs = predict_probabilities(loaded.model, dataset, tta=tta)
+    y_true = np.array([classes.index(r["label"]) for r in manifest.records])
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with open(out_dir / "predictions.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["path", "true_label", "predicted_label"] + [f"prob_{c}" for c in classes])
+        for record, row in zip(manifest.records, probs):
+            writer.writerow([str(manifest.resolve(record)), record["label"], classes[int(row.argmax())]]
+                            + [f"{p:.6f}" for p in row])
+
+    metrics = summarize(y_true, probs, classes, positive_class, bootstrap_resamples=bootstrap_resamples)
+    stats = profile(loaded.model)
+    metrics["model"] = {"name": loaded.name, "path": str(loaded.path), "input_shape": [height, width, channels],
+                        "params": stats["params"], "trainable_params": stats["trainable_params"],
+                        "gmacs": stats["gmacs"]}
+    metrics["data"] = {"source": str(data), "split": split, "tta": bool(tta),
+                       "class_map": class_map or None}
+    speed = measure_throughput(loaded.model) if throughput else {"batch_1": float("nan"), "batch_32": float("nan")}
+    metrics["throughput"] = {"device": _device_name(), **speed, "unit": "images/second"}
+    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+
+    paths = {
+        "Confusion matrix": figures.plot_confusion_matrix(metrics["confusion_matrix"], out_dir / "confusion_matrix.png"),
+        "ROC curves": figures.plot_roc_curves(y_true, probs, classes, metrics["roc_auc"], out_dir / "roc_curves.png"),
+        "Reliability diagram": figures.plot_reliability(metrics["calibration"]["bins"], metrics["calibration"]["ece"],
+                                                        out_dir / "reliability_diagram.png"),
+    }
+    write_report(metrics, out_dir / "report.md", paths)
+    return metrics

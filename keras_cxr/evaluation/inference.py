@@ -1,0 +1,35 @@
+"""Run a model over a manifest split: probabilities aligned with the manifest rows."""
+
+import time
+
+import numpy as np
+
+
+def predict_probabilities(model, dataset, tta=False):
+    """Softmax outputs for every image of ``dataset`` in order; ``tta`` averages with the flipped image."""
+    import tensorflow as tf
+
+    outputs = []
+    for images, _ in dataset:
+        probs = model(images, training=False)
+        if tta:
+            probs = (probs + model(tf.image.flip_left_right(images), training=False)) / 2.0
+        outputs.append(np.asarray(probs, dtype=np.float64))
+    return np.concatenate(outputs, axis=0) if outputs else np.zeros((0, int(model.output_shape[-1])))
+
+
+def measure_throughput(model, batch_sizes=(1, 32), repeats=5, warmup=2):
+    """Images/second of ``model`` on random inputs at each batch size (median of ``repeats`` timed calls)."""
+    shape = tuple(int(d) for d in model.input_shape[1:])
+    result = {}
+    for batch in batch_sizes:
+        x = np.random.default_rng(0).random((batch, *shape), dtype=np.float32)
+        for _ in range(warmup):
+            model(x, training=False)
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            np.asarray(model(x, training=False))
+            times.append(time.perf_counter() - start)
+        result[f"batch_{batch}"] = float(batch / np.median(times))
+    return result

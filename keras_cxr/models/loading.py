@@ -1,0 +1,52 @@
+"""Load a trained classifier with its class names: from a run directory or a ``.keras`` file.
+
+A run directory (``keras-cxr train --out``) holds ``model.keras`` and
+``classes.json``; a bare ``.keras`` file may have a ``classes.json`` beside it.
+Class names travel with the model so evaluation, explanation and export never
+map outputs to the wrong labels.
+"""
+
+import dataclasses
+import json
+from pathlib import Path
+
+import keras
+
+
+@dataclasses.dataclass
+class LoadedModel:
+    model: keras.Model
+    classes: list
+    name: str
+    path: Path
+
+    @property
+    def input_shape(self):
+        return tuple(int(d) for d in self.model.input_shape[1:])
+
+
+def load_classifier(path, classes=None):
+    """``path``: run directory or ``.keras`` file. ``classes`` overrides the saved names."""
+    from keras_cxr.models import load_model
+
+    path = Path(path)
+    if path.is_dir():
+        model_path = path / "model.keras"
+        if not model_path.is_file():
+            raise FileNotFoundError(f"{path} is not a run directory: no model.keras inside")
+    elif path.is_file():
+        if path.suffix != ".keras":
+            raise ValueError(f"{path}: expected a run directory or a .keras model file")
+        model_path = path
+    else:
+        raise FileNotFoundError(f"Model not found: {path}")
+    model = load_model(model_path)
+    if classes is None:
+        saved = model_path.parent / "classes.json"
+        classes = json.loads(saved.read_text()) if saved.is_file() else None
+    outputs = int(model.output_shape[-1])
+    if classes is None:
+        classes = [f"class_{i}" for i in range(outputs)]
+    if len(classes) != outputs:
+        raise ValueError(f"{model_path} has {outputs} outputs but {len(classes)} class names {classes}")
+    return LoadedModel(model, list(classes), model.name, model_path)

@@ -19,6 +19,7 @@ COMMANDS = {
     "train": "keras_cxr.cli.train_cmd",
     "evaluate": "keras_cxr.cli.evaluate_cmd",
     "compare": "keras_cxr.cli.compare_cmd",
+    "explain": "keras_cxr.cli.explain_cmd",
 }
 
 

@@ -27,6 +27,9 @@ class ModelSpec:
     # Returns a keras.Model whose layer names match this network's, built with
     # the given ``weights`` argument ("imagenet" in use); None: no ImageNet source.
     imagenet_source: Optional[Callable] = None
+    # The feature map class-activation maps explain when the generic rule (last
+    # spatial, non-pooling layer) would pick a poor one; see keras_cxr.explain.
+    cam_layer: Optional[str] = None
 
     @property
     def options(self):
@@ -48,6 +51,7 @@ def register_model(
     min_input_size=32,
     input_size_multiple=1,
     imagenet_source=None,
+    cam_layer=None,
 ):
     """Decorator registering ``builder(num_classes, input_shape, *, **options)``."""
 
@@ -63,6 +67,7 @@ def register_model(
             min_input_size=min_input_size,
             input_size_multiple=input_size_multiple,
             imagenet_source=imagenet_source,
+            cam_layer=cam_layer,
         )
         return builder
 

@@ -49,6 +49,8 @@ def feature_pyramid(features, channels=256):
     description="ResNet-50 + FPN + self-attention in the last block of conv3-5 (seed 004)",
     input_size_multiple=32,
     imagenet_source=_imagenet_resnet50,
+    # Every pyramid level is pooled into the head; only C5 reaches all of them.
+    cam_layer="conv5_block3_out",
 )
 def resnet50_fpn_attention(
     num_classes,

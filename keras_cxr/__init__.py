@@ -10,7 +10,7 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("data", "layers", "models", "training", "evaluation", "explain", "cli")
+_SUBMODULES = ("data", "layers", "models", "training", "evaluation", "explain", "export", "predict", "cli")
 
 
 def __getattr__(name):

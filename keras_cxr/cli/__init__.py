@@ -20,6 +20,8 @@ COMMANDS = {
     "evaluate": "keras_cxr.cli.evaluate_cmd",
     "compare": "keras_cxr.cli.compare_cmd",
     "explain": "keras_cxr.cli.explain_cmd",
+    "export": "keras_cxr.cli.export_cmd",
+    "predict": "keras_cxr.cli.predict_cmd",
 }
 
 
@@ -40,7 +42,7 @@ def build_parser():
 
 
 def main(argv=None):
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     # key.sub=value overrides may stand anywhere on the line (argparse stops

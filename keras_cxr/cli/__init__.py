@@ -14,6 +14,7 @@ from keras_cxr import __version__
 
 # Subcommand name -> module under keras_cxr.cli, in pipeline order.
 COMMANDS = {
+    "demo": "keras_cxr.cli.demo_cmd",
     "data": "keras_cxr.cli.data_cmd",
     "models": "keras_cxr.cli.models_cmd",
     "train": "keras_cxr.cli.train_cmd",

@@ -125,11 +125,12 @@ def _finding(label, anatomy, lung_mask, size, rng):
         lobe = _ellipse(y, x, center, radii) & _ellipse(y, x, anatomy.lung_centers[lung], anatomy.lung_radii[lung])
         return rng.uniform(0.25, 0.38) * _soft(lobe, size * 0.006)
     if label == L.VIRAL:
+        # Reticular network at a scale that survives downsizing to 64-80 px inputs.
         noise = rng.standard_normal((size, size)).astype(np.float32)
-        band = ndimage.gaussian_filter(noise, size * 0.006) - ndimage.gaussian_filter(noise, size * 0.02)
+        band = ndimage.gaussian_filter(noise, size * 0.01) - ndimage.gaussian_filter(noise, size * 0.03)
         reticular = np.clip(band / (band.std() + 1e-6) - 0.3, 0, None)
         hilar = sum(_blob(y, x, c, 0.2) for c in anatomy.lung_centers)
-        return rng.uniform(0.06, 0.1) * reticular * (0.5 + 0.5 * np.clip(hilar, 0, 1)) * lungs_soft
+        return rng.uniform(0.08, 0.12) * reticular * (0.5 + 0.5 * np.clip(hilar, 0, 1)) * lungs_soft
     return np.zeros((size, size), np.float32)
 
 

@@ -3,7 +3,7 @@ import pytest
 
 from keras_cxr.explain import METHODS, Explainer, explain_array, find_target_layer, spatial_layers
 from keras_cxr.explain.pointing import default_tolerance, energy_inside, pointing_game_hit, summarize_pointing
-from keras_cxr.models import build_model, list_models
+from keras_cxr.models import build_model
 from keras_cxr.models.zoo_test import small_shape
 
 
@@ -27,16 +27,14 @@ def test_explained_class_defaults_to_the_prediction_and_can_be_chosen(small_mode
     assert explainer.layer == "block4_conv3"  # the map both head branches read
 
 
-@pytest.mark.parametrize("name", list_models())
-def test_automatic_target_layer_for_every_model(name):
+# Every registered model is also checked in models/zoo_test.py; here, the choices themselves.
+@pytest.mark.parametrize("name,expected", [
+    ("resnet50_fpn_attention", "conv5_block3_out"), ("convnext_at", "convnext_tiny_stage_3_block_2_add"),
+    ("dpn68", "conv5_elu"), ("vgg16", "block5_conv3"), ("densenet121", "relu"),
+])
+def test_automatic_target_layer_choice(name, expected):
     model = build_model(name, 3, input_shape=small_shape(name))
-    layer = find_target_layer(model)
-    shape = model.get_layer(layer).output.shape
-    assert len(shape) == 4 and shape[1] * shape[2] > 1
-    expected = {"resnet50_fpn_attention": "conv5_block3_out", "convnext_at": "convnext_tiny_stage_3_block_2_add",
-                "dpn92_se": "conv5_elu", "vgg16": "block5_conv3", "densenet121": "relu"}
-    if name in expected:
-        assert layer == expected[name]
+    assert find_target_layer(model) == expected
 
 
 def test_unknown_layer_lists_the_candidates(small_model):

@@ -21,8 +21,6 @@ class ExportError(RuntimeError):
 
 def calibration_images(source, size, limit=100, seed=0):
     """uint8 grayscale images (N, size, size, 1) from a manifest/folder, or synthetic X-rays if None."""
-    from PIL import Image
-
     from keras_cxr.data.decode import ImageDecodeError, read_image
     from keras_cxr.data.synthetic import CLASSES, synthetic_cxr
 
@@ -44,17 +42,9 @@ def calibration_images(source, size, limit=100, seed=0):
                 continue
         if not arrays:
             raise ValueError(f"No readable calibration images in {source}")
-    resized = [np.asarray(Image.fromarray(a.astype(np.float32), mode="F").resize((size, size), Image.BILINEAR))
-               for a in arrays]
-    return np.stack([np.clip(np.round(r * 255), 0, 255).astype(np.uint8)[..., None] for r in resized])
+    from keras_cxr.predict.images import resize_to_uint8
 
-
-def _keras_probs(classifier, images_uint8):
-    channels = int(classifier.input_shape[-1])
-    x = images_uint8.astype(np.float32) / 255.0
-    if channels == 3:
-        x = np.repeat(x, 3, axis=-1)
-    return classifier.predict(x, verbose=0, batch_size=32)
+    return np.stack([resize_to_uint8(a, size) for a in arrays])
 
 
 def export_model(model, out, format="tflite", quantize="none", calibration_data=None, parity_images=32):
@@ -78,7 +68,7 @@ def export_model(model, out, format="tflite", quantize="none", calibration_data=
     edge = build_edge_model(loaded.model)
     images = calibration_images(calibration_data, height, limit=max(parity_images, 100))
     check = images[:parity_images]
-    reference = _keras_probs(loaded.model, check)
+    reference = loaded.predict_uint8(check)
 
     out = Path(out)
     labels = {"classes": loaded.classes, "model": loaded.name,

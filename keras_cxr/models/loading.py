@@ -24,6 +24,15 @@ class LoadedModel:
     def input_shape(self):
         return tuple(int(d) for d in self.model.input_shape[1:])
 
+    def predict_uint8(self, images):
+        """Probabilities for uint8 grayscale images (N, H, W, 1), as an exported model receives them."""
+        import numpy as np
+
+        x = np.asarray(images, np.float32) / 255.0
+        if self.input_shape[-1] == 3:
+            x = np.repeat(x, 3, axis=-1)
+        return self.model.predict(x, verbose=0, batch_size=32)
+
 
 def load_classifier(path, classes=None):
     """``path``: run directory or ``.keras`` file. ``classes`` overrides the saved names."""

@@ -26,15 +26,7 @@ def _backend(model_path):
     from keras_cxr.models.loading import load_classifier
 
     loaded = load_classifier(path)
-    size, channels = loaded.input_shape[0], loaded.input_shape[2]
-
-    def predict(images):
-        x = images.astype(np.float32) / 255.0
-        if channels == 3:
-            x = np.repeat(x, 3, axis=-1)
-        return loaded.model.predict(x, verbose=0)
-
-    return predict, loaded.classes, size
+    return loaded.predict_uint8, loaded.classes, loaded.input_shape[0]
 
 
 def predict_paths(model_path, inputs):

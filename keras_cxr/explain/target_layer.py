@@ -41,9 +41,12 @@ def find_target_layer(model, name=None):
         if name not in candidates:
             raise ValueError(f"Layer {name!r} is not a spatial layer of {model.name}. Candidates: {candidates}")
         return name
-    from keras_cxr.models.registry import _REGISTRY
+    from keras_cxr.models.registry import get_spec
 
-    spec = _REGISTRY.get(model.name)
+    try:
+        spec = get_spec(model.name)
+    except ValueError:  # a model not built by the registry: the generic rule applies
+        spec = None
     if spec is not None and spec.cam_layer and spec.cam_layer in candidates:
         return spec.cam_layer
     for layer_name in reversed(candidates):

@@ -8,6 +8,8 @@ convolution. ConvNeXt-AT (seed 000, section 2.3) inserts it in ConvNeXt blocks.
 import keras
 from keras import layers, ops
 
+from keras_cxr.layers.bottleneck import bottleneck_width
+
 
 @keras.saving.register_keras_serializable(package="keras_cxr")
 class CBAM(layers.Layer):
@@ -29,7 +31,7 @@ class CBAM(layers.Layer):
 
     def build(self, input_shape):
         channels = int(input_shape[-1])
-        hidden = max(channels // self.reduction, self.min_channels)
+        hidden = bottleneck_width(channels, self.reduction, self.min_channels)
         self.mlp_fc1 = layers.Dense(hidden, activation="relu", name="mlp_fc1", dtype=self.dtype_policy)
         self.mlp_fc2 = layers.Dense(channels, name="mlp_fc2", dtype=self.dtype_policy)
         self.spatial_conv = layers.Conv2D(
@@ -56,7 +58,7 @@ class CBAM(layers.Layer):
     def compute_macs(self, input_shape):
         """Multiply-accumulates for one image (used by ``models.profile``)."""
         h, w, c = (int(d) for d in input_shape[-3:])
-        hidden = max(c // self.reduction, self.min_channels)
+        hidden = bottleneck_width(c, self.reduction, self.min_channels)
         mlp = 2 * (c * hidden + hidden * c)
         spatial = h * w * self.spatial_kernel_size**2 * 2
         rescale = 2 * h * w * c

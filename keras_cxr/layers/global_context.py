@@ -8,6 +8,8 @@ conv) and fusion by addition to every position: spatial, then channel.
 import keras
 from keras import layers, ops
 
+from keras_cxr.layers.bottleneck import bottleneck_width
+
 
 @keras.saving.register_keras_serializable(package="keras_cxr")
 class GlobalContext(layers.Layer):
@@ -27,7 +29,7 @@ class GlobalContext(layers.Layer):
 
     def build(self, input_shape):
         channels = int(input_shape[-1])
-        hidden = max(channels // self.reduction, self.min_channels)
+        hidden = bottleneck_width(channels, self.reduction, self.min_channels)
         self.context_mask = layers.Dense(1, name="context_mask", dtype=self.dtype_policy)
         self.transform_fc1 = layers.Dense(hidden, name="transform_fc1", dtype=self.dtype_policy)
         self.transform_norm = layers.LayerNormalization(epsilon=1e-5, name="transform_norm", dtype=self.dtype_policy)
@@ -53,7 +55,7 @@ class GlobalContext(layers.Layer):
 
     def compute_macs(self, input_shape):
         h, w, c = (int(d) for d in input_shape[-3:])
-        hidden = max(c // self.reduction, self.min_channels)
+        hidden = bottleneck_width(c, self.reduction, self.min_channels)
         return 2 * h * w * c + 2 * c * hidden + h * w * c
 
     def get_config(self):

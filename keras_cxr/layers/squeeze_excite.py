@@ -7,6 +7,8 @@ DPN-SE (seed 003) adds it to every dual-path block.
 import keras
 from keras import layers, ops
 
+from keras_cxr.layers.bottleneck import bottleneck_width
+
 
 @keras.saving.register_keras_serializable(package="keras_cxr")
 class SqueezeExcite(layers.Layer):
@@ -26,7 +28,7 @@ class SqueezeExcite(layers.Layer):
 
     def build(self, input_shape):
         channels = int(input_shape[-1])
-        hidden = max(channels // self.reduction, self.min_channels)
+        hidden = bottleneck_width(channels, self.reduction, self.min_channels)
         self.fc1 = layers.Dense(hidden, activation="relu", name="fc1", dtype=self.dtype_policy)
         self.fc2 = layers.Dense(channels, activation="sigmoid", name="fc2", dtype=self.dtype_policy)
         self.fc1.build((None, channels))
@@ -42,7 +44,7 @@ class SqueezeExcite(layers.Layer):
 
     def compute_macs(self, input_shape):
         h, w, c = (int(d) for d in input_shape[-3:])
-        hidden = max(c // self.reduction, self.min_channels)
+        hidden = bottleneck_width(c, self.reduction, self.min_channels)
         return 2 * c * hidden + h * w * c
 
     def get_config(self):

@@ -16,7 +16,6 @@ from pathlib import Path
 import yaml
 
 from keras_cxr.data.augment import PRESETS
-from keras_cxr.training.schedules import DECAYS
 
 _NUMBER = (int, float)
 
@@ -77,7 +76,6 @@ SCHEMA = {
         "deterministic": Field((bool,), False),
     },
 }
-assert set(DECAYS) >= {"cosine", "exponential", "step"}
 
 
 class ConfigError(ValueError):

@@ -23,6 +23,7 @@ COMMANDS = {
     "explain": "keras_cxr.cli.explain_cmd",
     "export": "keras_cxr.cli.export_cmd",
     "predict": "keras_cxr.cli.predict_cmd",
+    "bench": "keras_cxr.cli.bench_cmd",
 }
 
 

@@ -10,26 +10,34 @@ from keras_cxr.layers.channel_slice import ChannelSlice
 from keras_cxr.layers.drop_path import DropPath
 from keras_cxr.layers.eca import ECA
 from keras_cxr.layers.factory import ATTENTION_LAYERS, get_attention, list_attention
+from keras_cxr.layers.gelu import exact_gelu
 from keras_cxr.layers.global_context import GlobalContext
+from keras_cxr.layers.grouped_depthwise import GroupedDepthwiseConv2D
 from keras_cxr.layers.input_adapters import GrayscaleToRGB, ImageNormalization
+from keras_cxr.layers.layer_norm import ChannelLayerNormalization
 from keras_cxr.layers.layer_scale import LayerScale
 from keras_cxr.layers.non_local import NonLocal
+from keras_cxr.layers.pointwise_dense import PointwiseDense
 from keras_cxr.layers.scale_fusion import ScaleAttentionFusion
 from keras_cxr.layers.squeeze_excite import SqueezeExcite
 
 __all__ = [
     "ATTENTION_LAYERS",
     "CBAM",
+    "ChannelLayerNormalization",
     "ChannelSlice",
     "DropPath",
     "ECA",
     "GlobalContext",
+    "GroupedDepthwiseConv2D",
     "GrayscaleToRGB",
     "ImageNormalization",
     "LayerScale",
     "NonLocal",
+    "PointwiseDense",
     "ScaleAttentionFusion",
     "SqueezeExcite",
+    "exact_gelu",
     "get_attention",
     "list_attention",
 ]

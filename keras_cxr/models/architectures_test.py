@@ -96,3 +96,32 @@ def test_profile_counts_attention_costs():
     at = profile(build_model("convnext_at", 4))
     assert at["macs"] > base["macs"]
     assert at["params"] == at["trainable_params"]
+
+
+def test_convnext_tiny_computes_what_keras_applications_computes():
+    """Faster kernels (issue 9), same function: outputs and training gradients match ConvNeXtTiny's."""
+    import tensorflow as tf
+
+    ref = keras.applications.ConvNeXtTiny(weights=None, classes=4, input_shape=(64, 64, 3))
+    ours = build_model("convnext_tiny", 4, input_shape=(64, 64, 3))
+    rng = np.random.default_rng(0)
+    # Non-trivial layer scale so every block contributes (its ImageNet values are far from 1e-6).
+    for layer in ref.layers:
+        if "layer_scale" in layer.name:
+            layer.set_weights([rng.uniform(0.2, 1.0, w.shape).astype("float32") for w in layer.get_weights()])
+    assert transfer_weights(ours, ref).transferred == len(ref.weights)
+    x = rng.random((2, 64, 64, 3), dtype="float32")
+    np.testing.assert_allclose(ours.predict(x, verbose=0), ref.predict(x * 255.0, verbose=0), atol=1e-5)
+
+    def gradients(model, images):
+        weights = {layer.name: layer.trainable_weights for layer in iter_layers(model) if layer.trainable_weights}
+        with tf.GradientTape() as tape:
+            loss = keras.losses.categorical_crossentropy(np.eye(4)[[1, 3]], model(images, training=True))
+        grads = tape.gradient(loss, weights)
+        return {f"{name}/{i}": g.numpy() for name, gs in grads.items() for i, g in enumerate(gs)}
+
+    ours_grads, ref_grads = gradients(ours, x), gradients(ref, x * 255.0)
+    assert ours_grads.keys() == ref_grads.keys()
+    for name, g in ref_grads.items():
+        np.testing.assert_allclose(ours_grads[name], g, rtol=1e-3, atol=1e-4 * max(1.0, float(np.abs(g).max())),
+                                   err_msg=name)

@@ -21,7 +21,15 @@ default here is ``"all"`` (the nearer to Table 3 and to section 2.3's text);
 import numpy as np
 from keras import layers
 
-from keras_cxr.layers import DropPath, LayerScale, get_attention
+from keras_cxr.layers import (
+    ChannelLayerNormalization,
+    DropPath,
+    GroupedDepthwiseConv2D,
+    LayerScale,
+    PointwiseDense,
+    exact_gelu,
+    get_attention,
+)
 from keras_cxr.layers.factory import validate_attention
 from keras_cxr.models.inputs import image_input
 from keras_cxr.models.registry import register_model
@@ -38,11 +46,10 @@ def convnext_block(
 ):
     """One ConvNeXt block; ``attention`` (a factory name) replaces nothing but sits before the residual add."""
     shortcut = x
-    x = layers.Conv2D(width, 7, padding="same", groups=width, name=f"{name}_depthwise_conv")(x)
-    x = layers.LayerNormalization(epsilon=1e-6, name=f"{name}_layernorm")(x)
-    x = layers.Dense(4 * width, name=f"{name}_pointwise_conv_1")(x)
-    x = layers.Activation("gelu", name=f"{name}_gelu")(x)
-    x = layers.Dense(width, name=f"{name}_pointwise_conv_2")(x)
+    x = GroupedDepthwiseConv2D(width, 7, padding="same", groups=width, name=f"{name}_depthwise_conv")(x)
+    x = ChannelLayerNormalization(epsilon=1e-6, name=f"{name}_layernorm")(x)
+    x = PointwiseDense(4 * width, activation=exact_gelu, name=f"{name}_pointwise_conv_1")(x)
+    x = PointwiseDense(width, name=f"{name}_pointwise_conv_2")(x)
     if layer_scale:
         x = LayerScale(1e-6, name=f"{name}_layer_scale")(x)
     block_attention = get_attention(attention, reduction=attention_reduction, name=f"{name}_{attention}")
@@ -69,11 +76,11 @@ def convnext_features(
         raise ValueError(f"attention_placement must be one of {PLACEMENTS}, got {attention_placement!r}")
     rates = np.linspace(0.0, drop_path_rate, sum(depths))
     x = layers.Conv2D(widths[0], 4, strides=4, name=f"{PREFIX}_stem_conv")(x)
-    x = layers.LayerNormalization(epsilon=1e-6, name=f"{PREFIX}_stem_layernorm")(x)
+    x = ChannelLayerNormalization(epsilon=1e-6, name=f"{PREFIX}_stem_layernorm")(x)
     block_index = 0
     for stage, (depth, width) in enumerate(zip(depths, widths)):
         if stage > 0:
-            x = layers.LayerNormalization(epsilon=1e-6, name=f"{PREFIX}_downsampling_layernorm_{stage - 1}")(x)
+            x = ChannelLayerNormalization(epsilon=1e-6, name=f"{PREFIX}_downsampling_layernorm_{stage - 1}")(x)
             x = layers.Conv2D(width, 2, strides=2, name=f"{PREFIX}_downsampling_conv_{stage - 1}")(x)
         for block in range(depth):
             with_attention = attention if (attention_placement == "all" or block == 0) else None
@@ -93,7 +100,7 @@ def convnext_features(
 def convnext_head(x, num_classes, dropout=0.0):
     """ConvNeXt's head: global average pool -> LayerNorm -> (dropout) -> softmax."""
     x = layers.GlobalAveragePooling2D(name=f"{PREFIX}_head_gap")(x)
-    x = layers.LayerNormalization(epsilon=1e-6, name=f"{PREFIX}_head_layernorm")(x)
+    x = ChannelLayerNormalization(epsilon=1e-6, name=f"{PREFIX}_head_layernorm")(x)
     if dropout:
         x = layers.Dropout(dropout, name=f"{PREFIX}_head_dropout")(x)
     return layers.Dense(num_classes, activation="softmax", dtype="float32", name=f"{PREFIX}_head_dense")(x)

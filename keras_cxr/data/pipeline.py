@@ -183,7 +183,10 @@ def make_dataset(
         images.set_shape([None, image_size, image_size, channels])
         return images, tf.one_hot(y, num_classes)
 
-    dataset = dataset.map(to_model_input, num_parallel_calls=AUTOTUNE, deterministic=ordered)
+    # The augmentation layers draw from a stateful seed counter: parallel calls may take its values in any
+    # order, so deterministic mode runs them one batch at a time (found when oneDNN changed the timing).
+    sequential = deterministic and bool(augmentation.layers)
+    dataset = dataset.map(to_model_input, num_parallel_calls=None if sequential else AUTOTUNE, deterministic=ordered)
     options = tf.data.Options()
     options.deterministic = ordered
     dataset = dataset.with_options(options).prefetch(AUTOTUNE)

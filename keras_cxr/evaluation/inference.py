@@ -1,7 +1,5 @@
 """Run a model over a manifest split: probabilities aligned with the manifest rows."""
 
-import time
-
 import numpy as np
 
 
@@ -20,16 +18,12 @@ def predict_probabilities(model, dataset, tta=False):
 
 def measure_throughput(model, batch_sizes=(1, 32), repeats=5, warmup=2):
     """Images/second of ``model`` on random inputs at each batch size (median of ``repeats`` timed calls)."""
+    from keras_cxr.benchmark.timing import median, timed_windows
+
     shape = tuple(int(d) for d in model.input_shape[1:])
     result = {}
     for batch in batch_sizes:
         x = np.random.default_rng(0).random((batch, *shape), dtype=np.float32)
-        for _ in range(warmup):
-            model(x, training=False)
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            np.asarray(model(x, training=False))
-            times.append(time.perf_counter() - start)
-        result[f"batch_{batch}"] = float(batch / np.median(times))
+        rates = timed_windows(lambda: np.asarray(model(x, training=False)), batch, windows=repeats, warmup=warmup)
+        result[f"batch_{batch}"] = median(rates)
     return result

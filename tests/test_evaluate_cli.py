@@ -39,8 +39,10 @@ def test_evaluate_writes_every_file(trained, tmp_path, capsys):
     with open(out / "predictions.csv") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == metrics["num_images"]
-    assert set(rows[0]) == {"path", "true_label", "predicted_label", "prob_COVID-19", "prob_Bacterial Pneumonia",
-                            "prob_Viral Pneumonia", "prob_Normal"}
+    # The manifest's own columns travel with every prediction (per-group analyses need them).
+    assert list(rows[0]) == ["path", "true_label", "predicted_label", "prob_COVID-19", "prob_Bacterial Pneumonia",
+                             "prob_Viral Pneumonia", "prob_Normal", "patient_id", "source", "mask_path", "split"]
+    assert {r["split"] for r in rows} == {"test"}
     report = (out / "report.md").read_text()
     assert "![Confusion matrix](confusion_matrix.png)" in report and "COVID-19 versus the rest" in report
 

@@ -6,7 +6,16 @@ HELP = "Evaluate a trained model (run directory or .keras) on a manifest split: 
 def add_parser(parser):
     parser.add_argument("--model", required=True, help="run directory or .keras file")
     parser.add_argument("--data", required=True, help="manifest CSV or folder")
-    parser.add_argument("--split", default="test", help="split to evaluate (default test; 'all' for every image)")
+    parser.add_argument("--split", default="test",
+                        help="split to evaluate (default test). Data without a split column is scored on the run's "
+                             "own split when it is the run's training data, and refused otherwise")
+    parser.add_argument("--all-images", action="store_true",
+                        help="score every image of the data (an external test set); same as --split all")
+    parser.add_argument("--allow-overlap", action="store_true",
+                        help="evaluate even if images share a patient or file with the run's training split "
+                             "(the overlap is reported)")
+    parser.add_argument("--group-by", metavar="COLUMN",
+                        help="also report metrics per value of a manifest column (population, source, site, sex)")
     parser.add_argument("--out", required=True, help="output directory")
     parser.add_argument("--positive-class", help="class scored against the rest (e.g. COVID-19)")
     parser.add_argument("--class-map", help="JSON or CSV mapping the data's labels to the model's classes")
@@ -18,12 +27,22 @@ def add_parser(parser):
 def run(args):
     from keras_cxr.evaluation import evaluate
 
-    metrics = evaluate(args.model, args.data, args.out, split=None if args.split == "all" else args.split,
-                       positive_class=args.positive_class, class_map=args.class_map, tta=args.tta,
-                       batch_size=args.batch_size, bootstrap_resamples=args.bootstrap)
+    split = None if args.all_images or args.split == "all" else args.split
+    metrics = evaluate(args.model, args.data, args.out, split=split, positive_class=args.positive_class,
+                       class_map=args.class_map, tta=args.tta, batch_size=args.batch_size,
+                       bootstrap_resamples=args.bootstrap, group_by=args.group_by, allow_overlap=args.allow_overlap)
     ci = metrics["bootstrap_95ci"]["accuracy"]
     print(f"{metrics['num_images']} images: accuracy {100 * metrics['accuracy']:.2f}% "
           f"(95% CI {100 * ci['lower']:.2f}-{100 * ci['upper']:.2f}), "
           f"macro-F1 {100 * metrics['average']['macro']['f1']:.2f}%, macro AUC {metrics['roc_auc']['macro'] or 0:.4f}")
+    overlap = metrics["training_overlap"]
+    if overlap.get("checked"):
+        print(f"Overlap with the run's training split: {overlap['images_overlapping']} image(s)")
+    else:
+        print(f"Overlap with training not checked: {overlap['reason']}")
+    for group, v in metrics.get("by_group", {}).items():
+        a = v["accuracy"]
+        print(f"  {metrics['group_by']}={group}: {v['num_images']} images, accuracy {100 * a['value']:.2f}% "
+              f"({100 * (a['lower'] or 0):.2f}-{100 * (a['upper'] or 0):.2f})")
     print(f"Report: {args.out}/report.md")
     return 0

@@ -1,9 +1,28 @@
-"""Decode any CXR file to a float32 grayscale image in [0, 1].
+"""Decode any CXR file to a float32 grayscale image in [0, 1], with one intensity policy.
 
 PNG (8- and 16-bit), JPEG, BMP and TIFF through Pillow; DICOM through pydicom
 with the modality LUT (rescale slope/intercept), the VOI LUT or window, and
 MONOCHROME1 inverted so that bone is always bright (torchxrayvision #125,
-MONAI deploy #282). Colour images are converted to luminance.
+MONAI deploy #282). Colour images are converted to luminance (ITU-R 601).
+
+Intensity policy, the same for every format and every code path ("stored bit
+depth"): an image is divided by the largest value its stored bit depth can
+hold, never stretched to its own minimum and maximum, so a pixel value means
+the same brightness in every image of a scanner.
+
+- 8-bit images: ``/ 255``.
+- Deeper integer images (16-bit PNG/TIFF, Pillow modes ``I;16`` and ``I``):
+  a detector's 10-, 12- or 14-bit values are usually stored in 16 bits, and
+  dividing by 65535 would leave a 12-bit image 16 grey levels after uint8
+  quantisation. The stored depth is taken as the smallest of 8, 10, 12, 14
+  and 16 bits that holds the image's maximum: ``/ (2**bits - 1)`` (PNG and
+  TIFF do not record a detector's depth; Pillow ignores ``sBIT``).
+- DICOM: ``BitsStored`` (and ``PixelRepresentation``) give the stored range;
+  the modality rescale and the VOI window or LUT map it as the standard says
+  (PS3.3 C.11), and the result is divided by that output range, exactly as
+  pydicom's ``apply_voi_lut`` defines it.
+- Floating-point images already in [0, 1] are kept; others are min-max
+  stretched (no bit depth to refer to).
 """
 
 import os
@@ -12,6 +31,8 @@ import numpy as np
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".dcm", ".dicom")
 DICOM_EXTENSIONS = (".dcm", ".dicom")
+# Depths detectors store; a deeper integer image is read as the smallest that holds its maximum.
+STORED_BIT_DEPTHS = (8, 10, 12, 14, 16)
 
 
 class ImageDecodeError(ValueError):
@@ -39,14 +60,19 @@ def is_dicom(path):
         return False
 
 
-def _to_unit_range(array, max_value=None):
-    array = np.asarray(array, dtype=np.float64)
-    if max_value is not None:
-        return np.clip(array / max_value, 0.0, 1.0).astype(np.float32)
-    low, high = float(array.min()), float(array.max())
+def _scale(array, low, high):
+    """Linear map of [low, high] to [0, 1], clipped, as float32."""
     if high <= low:
-        return np.zeros(array.shape, np.float32)
-    return ((array - low) / (high - low)).astype(np.float32)
+        return np.zeros(np.shape(array), np.float32)
+    return np.clip((np.asarray(array, np.float32) - np.float32(low)) / np.float32(high - low), 0.0, 1.0)
+
+
+def stored_bit_depth(max_value):
+    """The smallest of :data:`STORED_BIT_DEPTHS` whose range holds ``max_value``."""
+    for bits in STORED_BIT_DEPTHS:
+        if max_value <= 2**bits - 1:
+            return bits
+    return STORED_BIT_DEPTHS[-1]
 
 
 def _luminance(array):
@@ -56,12 +82,29 @@ def _luminance(array):
         array = array[..., :-1]
     if array.shape[-1] == 1:
         return array[..., 0]
-    weights = np.array([0.2989, 0.5870, 0.1140])
-    return array[..., :3] @ weights
+    weights = np.array([0.299, 0.587, 0.114], np.float32)
+    return array[..., :3].astype(np.float32) @ weights
+
+
+def _dicom_output_range(dataset, voi_lut_sequence):
+    """The range of values the modality and VOI transforms can produce (PS3.3 C.11), as pydicom defines it."""
+    if voi_lut_sequence:
+        descriptor = dataset.VOILUTSequence[0].LUTDescriptor
+        return 0.0, float(2 ** int(descriptor[2]) - 1)
+    bits = int(getattr(dataset, "BitsStored", 16))
+    if dataset.get("ModalityLUTSequence"):
+        return 0.0, float(2 ** int(dataset.ModalityLUTSequence[0].LUTDescriptor[2]) - 1)
+    if int(getattr(dataset, "PixelRepresentation", 0)) == 0:
+        low, high = 0.0, float(2**bits - 1)
+    else:
+        low, high = float(-(2 ** (bits - 1))), float(2 ** (bits - 1) - 1)
+    slope, intercept = float(dataset.get("RescaleSlope", 1.0)), float(dataset.get("RescaleIntercept", 0.0))
+    low, high = sorted((low * slope + intercept, high * slope + intercept))
+    return low, high
 
 
 def read_dicom(path):
-    """DICOM -> float32 [0, 1], with modality/VOI LUTs applied and MONOCHROME1 inverted."""
+    """DICOM -> float32 [0, 1]: modality LUT, VOI LUT or window, stored-range scaling, MONOCHROME1 inverted."""
     import pydicom
     from pydicom.pixels import apply_modality_lut, apply_voi_lut
 
@@ -75,19 +118,37 @@ def read_dicom(path):
         raise ImageDecodeError(path, f"multi-frame DICOM ({pixels.shape[0]} frames) is not a radiograph")
     if photometric not in ("MONOCHROME1", "MONOCHROME2"):
         if photometric in ("RGB", "YBR_FULL", "YBR_FULL_422"):
-            return _to_unit_range(_luminance(pixels.astype(np.float64)), 255.0)
+            return _scale(_luminance(pixels), 0.0, 255.0)
         raise ImageDecodeError(path, f"unsupported DICOM photometric interpretation {photometric}")
     values = apply_modality_lut(pixels, dataset)
-    if "VOILUTSequence" in dataset or "WindowCenter" in dataset:
+    voi_lut_sequence = "VOILUTSequence" in dataset
+    if voi_lut_sequence or "WindowCenter" in dataset:
         values = apply_voi_lut(values, dataset)
-    image = _to_unit_range(values)
+    image = _scale(values, *_dicom_output_range(dataset, voi_lut_sequence))
     if photometric == "MONOCHROME1":
         image = 1.0 - image
     return image
 
 
+def _open_pillow(path):
+    """(array, mode) as Pillow decodes the file, with Pillow's errors named."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            image.load()
+            mode = image.mode
+            if mode in ("P", "PA", "CMYK", "YCbCr", "LAB", "HSV"):
+                image = image.convert("RGBA" if "A" in mode or "transparency" in image.info else "RGB")
+            return np.asarray(image), mode
+    except UnidentifiedImageError:
+        raise ImageDecodeError(path, "not an image (unrecognised format)") from None
+    except (OSError, SyntaxError, ValueError) as error:
+        raise ImageDecodeError(path, f"truncated or corrupt image ({error})") from None
+
+
 def read_image(path):
-    """Any supported file -> 2-D float32 array in [0, 1]; raises ImageDecodeError."""
+    """Any supported file -> 2-D float32 array in [0, 1] (the module's intensity policy); raises ImageDecodeError."""
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise ImageDecodeError(path, "file not found")
@@ -95,31 +156,25 @@ def read_image(path):
         raise ImageDecodeError(path, "empty file (0 bytes)")
     if is_dicom(path):
         return read_dicom(path)
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as image:
-            image.load()
-            mode = image.mode
-            array = np.asarray(image)
-    except UnidentifiedImageError:
-        raise ImageDecodeError(path, "not an image (unrecognised format)") from None
-    except (OSError, SyntaxError, ValueError) as error:
-        raise ImageDecodeError(path, f"truncated or corrupt image ({error})") from None
-    if mode in ("I;16", "I;16B", "I;16L", "I;16N") or array.dtype == np.uint16:
-        return _to_unit_range(_luminance(array.astype(np.float64)), 65535.0)
-    if mode in ("I", "F") or array.dtype in (np.int32, np.float32):
-        return _to_unit_range(_luminance(array.astype(np.float64)))
+    array, mode = _open_pillow(path)
     if mode == "1":
         return array.astype(np.float32)
-    if mode == "P":
-        with Image.open(path) as image:
-            array = np.asarray(image.convert("RGB"))
-    return _to_unit_range(_luminance(array.astype(np.float64)), 255.0)
+    gray = _luminance(array)
+    if array.dtype == np.uint8:
+        return _scale(gray, 0.0, 255.0)
+    if np.issubdtype(array.dtype, np.integer):
+        low = float(gray.min())
+        if low < 0:  # signed data has no stored depth to refer to
+            return _scale(gray, low, float(gray.max()))
+        return _scale(gray, 0.0, float(2 ** stored_bit_depth(float(gray.max())) - 1))
+    gray = np.nan_to_num(np.asarray(gray, np.float32))
+    if gray.min() >= 0.0 and gray.max() <= 1.0:
+        return gray
+    return _scale(gray, float(gray.min()), float(gray.max()))
 
 
 def bit_depth(path):
-    """Bits per sample as stored (8, 16, ...), for data checks."""
+    """Bits per sample as stored (8, 12, 16, ...), for data checks."""
     path = os.fspath(path)
     if is_dicom(path):
         import pydicom
@@ -128,4 +183,8 @@ def bit_depth(path):
     from PIL import Image
 
     with Image.open(path) as image:
-        return 16 if image.mode.startswith("I;16") or image.mode == "I" else 8 if image.mode != "1" else 1
+        if image.mode == "1":
+            return 1
+        if image.mode.startswith("I"):
+            return stored_bit_depth(float(np.asarray(image).max()))
+        return 8

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_cxr.data.manifest import Manifest, load_any
+from keras_cxr.data.manifest import Manifest
 from keras_cxr.evaluation import figures
 from keras_cxr.evaluation.inference import measure_throughput, predict_probabilities
 from keras_cxr.evaluation.report import write_report
@@ -59,13 +59,18 @@ def _device_name():
 
 
 def evaluate(model, data, out_dir, *, split="test", positive_class=None, class_map=None, tta=False,
-             batch_size=32, bootstrap_resamples=1000, throughput=True):
+             batch_size=32, bootstrap_resamples=1000, throughput=True, group_by=None, allow_overlap=False):
     """Evaluate ``model`` (run dir, ``.keras`` file or a LoadedModel) on ``data``; writes ``out_dir``.
 
-    ``split=None`` (or a manifest without a split column) uses every image.
+    ``split=None`` scores every image (an external test set). Data without a split column is scored on
+    the run's own split when it is the run's training data, and refused otherwise. Images of the run's
+    training split (same patient id or identical file) raise :class:`LeakageError` unless ``allow_overlap``.
+    ``group_by``: a manifest column (population, source, ...) for per-group metrics.
     Returns the metrics dict also written to ``metrics.json``.
     """
     from keras_cxr.data.pipeline import make_dataset
+    from keras_cxr.evaluation.groups import group_metrics, group_values
+    from keras_cxr.evaluation.selection import LeakageError, run_split, select_images, training_overlap
     from keras_cxr.models import profile
     from keras_cxr.models.loading import LoadedModel, load_classifier
 
@@ -73,48 +78,71 @@ def evaluate(model, data, out_dir, *, split="test", positive_class=None, class_m
     classes = loaded.classes
     if positive_class is not None and positive_class not in classes:
         raise ValueError(f"--positive-class {positive_class!r} is not one of the model's classes {classes}")
-    manifest = load_any(data)
-    if split and manifest.has_splits():
-        manifest = manifest.subset(split)
-    elif split and split != "test":
-        raise ValueError(f"The data has no split column, so split {split!r} cannot be selected")
+    trained_on = run_split(loaded.path)
+    manifest, selection = select_images(data, split, trained_on)
     if isinstance(class_map, (str, Path)):
         class_map = read_class_map(class_map)
     manifest = align_classes(manifest, classes, class_map)
     if not manifest.records:
         raise ValueError(f"No images to evaluate in split {split!r}")
+    groups = group_values(manifest, group_by) if group_by else None
+    if trained_on is not None:
+        overlap = training_overlap(manifest, trained_on)
+        if overlap["images_overlapping"] and not allow_overlap:
+            raise LeakageError(overlap)
+    else:
+        overlap = {"checked": False, "reason": f"no split.csv beside {loaded.path}, so the training images are "
+                                               "unknown"}
     height, width, channels = loaded.input_shape
     if height != width:
         raise ValueError(f"Evaluation expects square inputs, the model takes {height}x{width}")
-    dataset = make_dataset(manifest, image_size=height, channels=channels, batch_size=batch_size, shuffle=False)
+    dataset = make_dataset(manifest, image_size=height, channels=channels, batch_size=batch_size, shuffle=False,
+                           converter=loaded.converter)
     probs = predict_probabilities(loaded.model, dataset, tta=tta)
     y_true = np.array([classes.index(r["label"]) for r in manifest.records])
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    with open(out_dir / "predictions.csv", "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["path", "true_label", "predicted_label"] + [f"prob_{c}" for c in classes])
-        for record, row in zip(manifest.records, probs):
-            writer.writerow([str(manifest.resolve(record)), record["label"], classes[int(row.argmax())]]
-                            + [f"{p:.6f}" for p in row])
+    _write_predictions(out_dir / "predictions.csv", manifest, classes, probs)
 
     metrics = summarize(y_true, probs, classes, positive_class, bootstrap_resamples=bootstrap_resamples)
+    if groups is not None:
+        metrics["group_by"] = group_by
+        metrics["by_group"] = group_metrics(y_true, probs.argmax(axis=1), groups, classes, positive_class,
+                                            bootstrap_resamples=bootstrap_resamples)
+    metrics["training_overlap"] = overlap
     stats = profile(loaded.model)
     metrics["model"] = {"name": loaded.name, "path": str(loaded.path), "input_shape": [height, width, channels],
                         "params": stats["params"], "trainable_params": stats["trainable_params"],
-                        "gmacs": stats["gmacs"]}
-    metrics["data"] = {"source": str(data), "split": split, "tta": bool(tta),
+                        "gmacs": stats["gmacs"], "preprocessing": loaded.converter.get_config()}
+    metrics["data"] = {"source": str(data), "split": split, "selection": selection, "tta": bool(tta),
                        "class_map": class_map or None}
     speed = measure_throughput(loaded.model) if throughput else {"batch_1": float("nan"), "batch_32": float("nan")}
     metrics["throughput"] = {"device": _device_name(), **speed, "unit": "images/second"}
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    write_report(metrics, out_dir / "report.md", _figures(metrics, y_true, probs, classes, out_dir))
+    return metrics
 
+
+def _write_predictions(path, manifest, classes, probs):
+    """Every class probability per image, with the manifest's own columns (population, source, ...) kept."""
+    extra = [c for c in manifest.columns if c not in ("path", "label")]
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["path", "true_label", "predicted_label"] + [f"prob_{c}" for c in classes] + extra)
+        for record, row in zip(manifest.records, probs):
+            writer.writerow([str(manifest.resolve(record)), record["label"], classes[int(row.argmax())]]
+                            + [f"{p:.6f}" for p in row] + [record.get(c, "") for c in extra])
+
+
+def _figures(metrics, y_true, probs, classes, out_dir):
     paths = {
         "Confusion matrix": figures.plot_confusion_matrix(metrics["confusion_matrix"], out_dir / "confusion_matrix.png"),
         "ROC curves": figures.plot_roc_curves(y_true, probs, classes, metrics["roc_auc"], out_dir / "roc_curves.png"),
         "Reliability diagram": figures.plot_reliability(metrics["calibration"]["bins"], metrics["calibration"]["ece"],
                                                         out_dir / "reliability_diagram.png"),
     }
-    write_report(metrics, out_dir / "report.md", paths)
-    return metrics
+    if metrics.get("by_group"):
+        column = metrics["group_by"]
+        paths[f"By {column}"] = figures.plot_group_metrics(metrics["by_group"], column, out_dir / f"by_{column}.png")
+    return paths

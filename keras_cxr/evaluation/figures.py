@@ -82,3 +82,29 @@ def plot_reliability(bins, ece, path):
     axis.set_title(f"Reliability diagram (ECE {ece:.3f})")
     axis.legend(loc="upper left")
     return _save(figure, path)
+
+
+def plot_group_metrics(by_group, column, path):
+    """Accuracy (and positive-class sensitivity) per group with 95% bootstrap intervals, n in the labels."""
+    plt = _pyplot()
+    names = list(by_group)
+    series = [("accuracy", "accuracy")]
+    if any("positive_sensitivity" in v for v in by_group.values()):
+        series.append(("positive_sensitivity", "positive-class sensitivity"))
+    height = 0.8 / len(series)
+    figure, axis = plt.subplots(figsize=(6.5, 1.2 + 0.55 * len(names) * len(series)))
+    for k, (key, label) in enumerate(series):
+        rows = [(i, by_group[n][key]) for i, n in enumerate(names) if key in by_group[n]]
+        positions = [i + k * height for i, _ in rows]
+        values = [v["value"] for _, v in rows]
+        errors = [[v["value"] - (v["lower"] if v["lower"] is not None else v["value"]) for _, v in rows],
+                  [(v["upper"] if v["upper"] is not None else v["value"]) - v["value"] for _, v in rows]]
+        axis.barh(positions, values, height=height * 0.9, xerr=errors, capsize=3, label=label, alpha=0.8)
+    axis.set_yticks([i + (len(series) - 1) * height / 2 for i in range(len(names))],
+                    [f"{n} (n={by_group[n]['num_images']})" for n in names])
+    axis.invert_yaxis()
+    axis.set_xlim(0, 1.05)
+    axis.set_xlabel("value (95% bootstrap interval)")
+    axis.set_title(f"Metrics by {column}")
+    axis.legend(loc="lower right", fontsize=8)
+    return _save(figure, path)

@@ -11,13 +11,55 @@ def _num(value, digits=4):
     return "n/a" if value is None else f"{value:.{digits}f}"
 
 
+def _interval(v):
+    if v is None:
+        return "n/a"
+    return f"{_pct(v['value'])} ({_pct(v['lower'])} - {_pct(v['upper'])})"
+
+
+def _group_lines(m):
+    if not m.get("by_group"):
+        return []
+    column = m["group_by"]
+    positive = m.get("positive_class")
+    lines = ["", f"## By {column}", "",
+             "A model can score well overall by telling groups apart (children from adults, one hospital from "
+             "another) when the class differs between them; compare the groups before trusting the total.", "",
+             f"| {column} | images | classes | accuracy (95% CI) | macro F1 (95% CI) |"
+             + (f" {positive} sensitivity (95% CI) |" if positive else ""),
+             "|---|---:|---|---:|---:|" + ("---:|" if positive else "")]
+    for name, v in m["by_group"].items():
+        counts = ", ".join(f"{c} {n}" for c, n in v["class_counts"].items())
+        row = f"| {name} | {v['num_images']} | {counts} | {_interval(v['accuracy'])} | {_interval(v['macro_f1'])} |"
+        if positive:
+            row += f" {_interval(v.get('positive_sensitivity'))} |"
+        lines.append(row)
+    return lines
+
+
+def _leakage_lines(m):
+    leak = m.get("training_overlap")
+    if not leak:
+        return []
+    if not leak.get("checked"):
+        return ["", "## Overlap with training", "", f"Not checked: {leak.get('reason')}."]
+    lines = ["", "## Overlap with training", "",
+             f"{leak['images_overlapping']} of {leak['images']} evaluated images share a patient id "
+             f"({len(leak['shared_patients'])}) or identical file content ({len(leak['identical_files'])}) with the "
+             f"{leak['training_images']} images of the run's training split."]
+    if leak["images_overlapping"]:
+        lines.append("**These numbers include images the model was trained on; they overstate performance.**")
+    return lines
+
+
 def write_report(metrics, path, figures):
     m = metrics
     lines = [f"# Evaluation of `{m['model']['name']}`", ""]
     lines += [
         f"- model: `{m['model']['path']}` ({m['model']['params']:,} parameters, {m['model']['gmacs']:.3f} GMACs "
         f"per image at {m['model']['input_shape'][0]}x{m['model']['input_shape'][1]}x{m['model']['input_shape'][2]})",
-        f"- data: `{m['data']['source']}`, split `{m['data']['split']}`, {m['num_images']} images"
+        f"- data: `{m['data']['source']}`, {m['data'].get('selection', 'split ' + str(m['data']['split']))}, "
+        f"{m['num_images']} images"
         + (", test-time augmentation (horizontal flip)" if m["data"].get("tta") else ""),
         f"- throughput on {m['throughput']['device']}: {m['throughput']['batch_1']:.1f} images/s at batch 1, "
         f"{m['throughput']['batch_32']:.1f} at batch 32",
@@ -56,6 +98,8 @@ def write_report(metrics, path, figures):
         lines += ["", f"## {m['positive_class']} versus the rest", "",
                   "| accuracy | precision | recall | F1 |", "|---:|---:|---:|---:|",
                   f"| {_pct(p['accuracy'])} | {_pct(p['precision'])} | {_pct(p['recall'])} | {_pct(p['f1'])} |"]
+    lines += _group_lines(m)
+    lines += _leakage_lines(m)
     lines += ["", "## Mean predicted probability of the true class", "",
               "| class | mean | 95% CI lower | 95% CI upper | n |", "|---|---:|---:|---:|---:|"]
     for name, v in m["true_class_probability"].items():

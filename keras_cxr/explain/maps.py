@@ -123,25 +123,39 @@ def resize_map(heatmap, shape):
     return np.clip(resize(heatmap, shape, order=1, preserve_range=True, anti_aliasing=False), 0, 1).astype(np.float32)
 
 
-def explain_array(model, image, method="gradcam", class_index=None, layer=None, **options):
+def explain_array(model, image, method="gradcam", class_index=None, layer=None, converter=None, **options):
     """One image (H, W) or (H, W, C) in [0, 1], any size -> map (H, W) in [0, 1]; the notebook API.
 
-    ``class_index`` defaults to the predicted class.
+    ``class_index`` defaults to the predicted class; ``converter`` (default: a plain resize to the
+    model's input) is the run's :class:`ImageConverter` (``load_classifier(run).converter``).
     """
     image = np.asarray(image, np.float32)
     gray = image if image.ndim == 2 else image.mean(axis=-1)
     explainer = Explainer(model, method, layer=layer, **options)
-    model_input = prepare_input(gray, explainer.input_shape)
+    model_input = prepare_input(gray, explainer.input_shape, converter)
     if class_index is None:
         class_index = int(explainer.predict(model_input[None])[0].argmax())
     heatmap = explainer(model_input[None], [class_index])[0]
-    return resize_map(heatmap, gray.shape)
+    return map_to_image(heatmap, gray.shape, converter)
 
 
-def prepare_input(gray, input_shape):
-    """A grayscale [0, 1] image resized to the model's input, with its channels."""
-    from keras_cxr.data.transforms import resize
+def prepare_input(gray, input_shape, converter=None):
+    """A grayscale [0, 1] image as the model sees it (the one preprocessing definition), with its channels."""
+    from keras_cxr.data.image_converter import ImageConverter
 
     height, width, channels = input_shape
-    resized = resize(gray, (height, width))
-    return np.repeat(resized[..., None], channels, axis=-1).astype(np.float32)
+    converter = converter or ImageConverter(height)
+    if converter.image_size != height or height != width:
+        raise ValueError(f"The converter makes {converter.image_size} px images, the model takes {height}x{width}")
+    view = converter.convert_array(gray).astype(np.float32) / 255.0
+    return np.repeat(view, channels, axis=-1)
+
+
+def map_to_image(heatmap, shape, converter=None):
+    """A map over the model's view -> a map over the original (H, W) image (zero outside a centre crop)."""
+    if converter is None or converter.crop_fraction == 1.0:
+        return resize_map(heatmap, shape)
+    top, left, bottom, right = converter.crop_box(shape)
+    full = np.zeros(shape, np.float32)
+    full[top:bottom, left:right] = resize_map(heatmap, (bottom - top, right - left))
+    return full

@@ -8,7 +8,7 @@ import numpy as np
 from scipy.ndimage import binary_dilation
 
 from keras_cxr.data.decode import ImageDecodeError, is_image_file, read_image
-from keras_cxr.explain.maps import Explainer, prepare_input, resize_map
+from keras_cxr.explain.maps import Explainer, map_to_image, prepare_input, resize_map
 from keras_cxr.explain.overlay import save_gallery, save_overlay
 from keras_cxr.explain.pointing import default_tolerance, energy_inside, pointing_game_hit, summarize_pointing
 
@@ -70,7 +70,8 @@ def explain_paths(model, inputs, out_dir, methods=("gradcam",), class_name=None,
             images.append((path, read_image(path)))
         except ImageDecodeError as error:
             errors.append({"path": str(path), "error": error.reason})
-    inputs_ = np.stack([prepare_input(gray, loaded.input_shape) for _, gray in images]) if images else None
+    converter = loaded.converter
+    inputs_ = np.stack([prepare_input(gray, loaded.input_shape, converter) for _, gray in images]) if images else None
     probs = next(iter(explainers.values())).predict(inputs_) if images else np.zeros((0, len(classes)))
 
     records, pointing, gallery = [], [], {m: [] for m in methods}
@@ -93,7 +94,7 @@ def explain_paths(model, inputs, out_dir, methods=("gradcam",), class_name=None,
             maps = explainer(inputs_[list(chunk)], targets)
             for i, target, heatmap in zip(chunk, targets, maps):
                 path, gray = images[i]
-                full = resize_map(heatmap, gray.shape)
+                full = map_to_image(heatmap, gray.shape, converter)
                 np.save(method_dir / f"{stems[i]}.npy", full)
                 title = (f"{path.name}: predicted {classes[predicted[i - start]]} "
                          f"({probs[i].max():.1%}); explained: {classes[target]} [{method}]")

@@ -19,16 +19,16 @@ class ExportError(RuntimeError):
     """An export that failed its parity check (the file is removed)."""
 
 
-def calibration_images(source, size, limit=100, seed=0):
-    """uint8 grayscale images (N, size, size, 1) from a manifest/folder, or synthetic X-rays if None."""
-    from keras_cxr.data.decode import ImageDecodeError, read_image
+def calibration_images(source, converter, limit=100, seed=0):
+    """uint8 grayscale model views (N, S, S, 1) of a manifest/folder, or of synthetic X-rays if None."""
+    from keras_cxr.data.decode import ImageDecodeError
     from keras_cxr.data.synthetic import CLASSES, synthetic_cxr
 
-    arrays = []
+    views = []
     if source is None:
         for i in range(min(limit, 32)):
-            image, _ = synthetic_cxr(CLASSES[i % len(CLASSES)], size=max(size, 64), seed=[seed, i])
-            arrays.append(image)
+            image, _ = synthetic_cxr(CLASSES[i % len(CLASSES)], size=max(converter.load_size, 64), seed=[seed, i])
+            views.append(converter.convert_array(image))
     else:
         from keras_cxr.data.manifest import load_any
 
@@ -37,14 +37,12 @@ def calibration_images(source, size, limit=100, seed=0):
         step = max(len(records) // limit, 1)
         for record in records[::step][:limit]:
             try:
-                arrays.append(read_image(manifest.resolve(record)))
+                views.append(converter(manifest.resolve(record)))
             except ImageDecodeError:
                 continue
-        if not arrays:
+        if not views:
             raise ValueError(f"No readable calibration images in {source}")
-    from keras_cxr.predict.images import resize_to_uint8
-
-    return np.stack([resize_to_uint8(a, size) for a in arrays])
+    return np.stack(views)
 
 
 def export_model(model, out, format="tflite", quantize="none", calibration_data=None, parity_images=32):
@@ -66,15 +64,18 @@ def export_model(model, out, format="tflite", quantize="none", calibration_data=
     if format == "saved_model" and quantize != "none":
         raise ValueError("--quantize applies to --format tflite only")
     edge = build_edge_model(loaded.model)
-    images = calibration_images(calibration_data, height, limit=max(parity_images, 100))
+    converter = loaded.converter
+    images = calibration_images(calibration_data, converter, limit=max(parity_images, 100))
     check = images[:parity_images]
     reference = loaded.predict_uint8(check)
 
     out = Path(out)
     labels = {"classes": loaded.classes, "model": loaded.name,
               "input": {"name": "image", "dtype": "uint8", "shape": [None, height, width, 1],
-                        "description": "grayscale X-ray resized to the input size; scaling and channel copy "
-                                       "happen inside the graph"},
+                        "description": "grayscale X-ray converted as 'preprocessing' says (resize to load_size, "
+                                       "centre crop to the input size); scaling and channel copy happen inside "
+                                       "the graph"},
+              "preprocessing": converter.get_config(),
               "output": {"name": "probabilities", "dtype": "float32", "shape": [None, len(loaded.classes)]}}
     if format == "saved_model":
         if out.exists():

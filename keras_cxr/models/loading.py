@@ -1,7 +1,8 @@
 """Load a trained classifier with its class names: from a run directory or a ``.keras`` file.
 
-A run directory (``keras-cxr train --out``) holds ``model.keras`` and
-``classes.json``; a bare ``.keras`` file may have a ``classes.json`` beside it.
+A run directory (``keras-cxr train --out``) holds ``model.keras``,
+``classes.json`` and ``preprocessing.json``; a bare ``.keras`` file may have
+them beside it (without ``preprocessing.json`` images are resized whole).
 Class names travel with the model so evaluation, explanation and export never
 map outputs to the wrong labels.
 """
@@ -23,6 +24,13 @@ class LoadedModel:
     @property
     def input_shape(self):
         return tuple(int(d) for d in self.model.input_shape[1:])
+
+    @property
+    def converter(self):
+        """The file -> uint8 conversion the model was trained with (its run's ``preprocessing.json``)."""
+        from keras_cxr.data.image_converter import converter_for
+
+        return converter_for(self.path, self.input_shape[0])
 
     def predict_uint8(self, images):
         """Probabilities for uint8 grayscale images (N, H, W, 1), as an exported model receives them."""

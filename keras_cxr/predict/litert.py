@@ -20,7 +20,8 @@ class LiteRTModel:
         self.output = self.interpreter.get_output_details()[0]
         self.size = int(self.input["shape"][1])
         labels = self.path.parent / "labels.json"
-        self.classes = json.loads(labels.read_text())["classes"] if labels.is_file() else None
+        self.labels = json.loads(labels.read_text()) if labels.is_file() else None
+        self.classes = self.labels["classes"] if self.labels else None
 
     def predict_uint8(self, images):
         """uint8 (N, H, W, 1) -> float probabilities (N, k), one image at a time."""

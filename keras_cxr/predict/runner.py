@@ -5,33 +5,40 @@ from pathlib import Path
 import numpy as np
 
 from keras_cxr.data.decode import ImageDecodeError, is_image_file
-from keras_cxr.predict.images import load_uint8
+from keras_cxr.data.image_converter import ImageConverter
+
+
+def exported_converter(labels, size):
+    """The ImageConverter recorded in an export's ``labels.json`` (a plain resize for older exports)."""
+    config = (labels or {}).get("preprocessing")
+    return ImageConverter.from_config(config) if config else ImageConverter(size)
 
 
 def _backend(model_path):
-    """(predict(uint8 batch) -> probs, classes, input size) for .tflite, SavedModel or Keras models."""
+    """(predict(uint8 batch) -> probs, classes, ImageConverter) for .tflite, SavedModel or Keras models."""
     path = Path(model_path)
     if path.suffix == ".tflite":
         from keras_cxr.predict.litert import LiteRTModel
 
         model = LiteRTModel(path)
-        return model.predict_uint8, model.classes, model.size
+        return model.predict_uint8, model.classes, exported_converter(model.labels, model.size)
     if path.is_dir() and (path / "saved_model.pb").is_file():
         import json
 
         from keras_cxr.export.saved_model import load_saved_model_fn
 
         labels = json.loads((path / "labels.json").read_text())
-        return load_saved_model_fn(path), labels["classes"], int(labels["input"]["shape"][1])
+        size = int(labels["input"]["shape"][1])
+        return load_saved_model_fn(path), labels["classes"], exported_converter(labels, size)
     from keras_cxr.models.loading import load_classifier
 
     loaded = load_classifier(path)
-    return loaded.predict_uint8, loaded.classes, loaded.input_shape[0]
+    return loaded.predict_uint8, loaded.classes, loaded.converter
 
 
 def predict_paths(model_path, inputs):
     """``[{"path", "predicted", "probabilities"} or {"path", "error"}]`` for every image in ``inputs``."""
-    predict, classes, size = _backend(model_path)
+    predict, classes, converter = _backend(model_path)
     paths = []
     for item in inputs:
         item = Path(item)
@@ -42,7 +49,7 @@ def predict_paths(model_path, inputs):
     results = []
     for path in paths:
         try:
-            image = load_uint8(path, size)
+            image = converter(path)
         except ImageDecodeError as error:
             results.append({"path": str(path), "error": error.reason})
             continue

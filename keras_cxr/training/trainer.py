@@ -1,7 +1,7 @@
 """One call (or one command) from a config and a dataset to a finished run directory.
 
 ``train(config, data, run_dir)`` writes to ``run_dir``: ``config.yaml`` (resolved),
-``classes.json``, ``split.csv`` (+ ``split.json``, the split used), ``model.keras``
+``classes.json``, ``preprocessing.json`` (the image converter evaluation and export reuse), ``split.csv`` (+ ``split.json``, the split used), ``model.keras``
 (best by ``training.monitor``), ``checkpoints/`` (last epoch, with optimizer
 state), ``state.json``, ``history.csv``, ``logs/`` (TensorBoard),
 ``training_curves.png`` and ``versions.json``. Running it again on the same
@@ -134,9 +134,10 @@ def train(config, data, run_dir, *, resume=False, overwrite=False, verbose="auto
                     "(keras-cxr evaluate scores them all)", len(val_manifest) % t["batch_size"])
     if ragged and len(val_manifest) < t["batch_size"]:
         raise ValueError(f"A distributed run needs at least batch_size={t['batch_size']} validation images")
-    train_ds = make_dataset(train_manifest, augment=d["augment"], shuffle=True, drop_remainder=ragged,
+    # Validation (and later evaluation) sees the preset's test-time geometry: the centre crop of what training crops.
+    train_ds = make_dataset(train_manifest, augment=d["augment"], shuffle=True, training=True, drop_remainder=ragged,
                             cache=(cache if cache in (None, "memory") else f"{cache}_train"), **common)
-    val_ds = make_dataset(val_manifest, augment="none", shuffle=False, drop_remainder=ragged,
+    val_ds = make_dataset(val_manifest, augment=d["augment"], shuffle=False, training=False, drop_remainder=ragged,
                           cache=(cache if cache in (None, "memory") else f"{cache}_val"), **common)
     steps_per_epoch = math.ceil(train_ds.num_examples / t["batch_size"])
 
@@ -161,6 +162,7 @@ def train(config, data, run_dir, *, resume=False, overwrite=False, verbose="auto
     state["fingerprint"] = fingerprint(config)
     (run_dir / "config.yaml").write_text(dump_config(config))
     (run_dir / "classes.json").write_text(json.dumps(classes, indent=2) + "\n")
+    train_ds.converter.save(run_dir)
     (run_dir / "versions.json").write_text(json.dumps(runtime.environment_versions(), indent=2) + "\n")
 
     if state["epoch"] < t["epochs"]:

@@ -77,3 +77,80 @@ def test_compare_builds_the_table(trained, tmp_path):
     with pytest.raises(FileNotFoundError):
         from keras_cxr.evaluation import write_comparison
         write_comparison([str(tmp_path)], tmp_path / "x.md")
+
+
+def _args(trained, data, out, *extra):
+    return ["evaluate", "--model", str(trained / "run"), "--data", str(data), "--out", str(out), "--bootstrap", "20",
+            *extra]
+
+
+def test_training_images_are_refused_and_reported(trained, tmp_path, capsys):
+    assert main(_args(trained, trained / "split.csv", tmp_path / "e", "--split", "train")) == 2
+    err = capsys.readouterr().err
+    train_rows = read_manifest(trained / "split.csv").subset("train").records
+    assert f"{len(train_rows)} of {len(train_rows)} evaluation image(s) overlap the run's training split" in err
+    assert "--allow-overlap" in err
+    assert main(_args(trained, trained / "split.csv", tmp_path / "e", "--split", "train", "--allow-overlap")) == 0
+    metrics = json.loads((tmp_path / "e" / "metrics.json").read_text())
+    assert metrics["training_overlap"]["images_overlapping"] == len(train_rows)
+    assert "they overstate performance" in (tmp_path / "e" / "report.md").read_text()
+
+
+def test_data_without_a_split_column_uses_the_run_split_or_is_refused(trained, tmp_path, capsys):
+    manifest = read_manifest(trained / "split.csv")
+    unsplit = tmp_path / "unsplit.csv"
+    type(manifest)([{k: v for k, v in r.items() if k != "split"} for r in manifest.records], manifest.classes,
+                   manifest.root).write(unsplit)
+    assert main(_args(trained, unsplit, tmp_path / "own")) == 0
+    metrics = json.loads((tmp_path / "own" / "metrics.json").read_text())
+    assert metrics["num_images"] == len(manifest.subset("test"))
+    assert "run's own split.csv" in metrics["data"]["selection"]
+    assert metrics["training_overlap"]["images_overlapping"] == 0
+
+    # Other data without a split column: refused unless every image is asked for.
+    external = generate_dataset(tmp_path / "ext", per_class=2, size=48, seed=9)
+    external = type(external)([dict(r, patient_id="ext_" + r["patient_id"]) for r in external.records],
+                              external.classes, external.root)
+    external.write(tmp_path / "ext.csv")
+    assert main(_args(trained, tmp_path / "ext.csv", tmp_path / "x")) == 2
+    assert "--all-images" in capsys.readouterr().err
+    assert main(_args(trained, tmp_path / "ext.csv", tmp_path / "x", "--all-images")) == 0
+    assert json.loads((tmp_path / "x" / "metrics.json").read_text())["num_images"] == len(external)
+
+
+def test_a_copied_training_file_is_caught(trained, tmp_path, capsys):
+    import shutil
+
+    manifest = read_manifest(trained / "split.csv")
+    source = manifest.resolve(manifest.subset("train").records[0])
+    shutil.copy(source, tmp_path / "renamed.png")
+    (tmp_path / "copy.csv").write_text("path,label,patient_id,source\nrenamed.png,COVID-19,someone_else,other\n")
+    assert main(_args(trained, tmp_path / "copy.csv", tmp_path / "c", "--all-images")) == 2
+    err = capsys.readouterr().err
+    assert "identical file" in err and "renamed.png" in err and source.name in err
+
+
+def test_group_by_matches_hand_computed_figures(trained, tmp_path, capsys):
+    manifest = read_manifest(trained / "split.csv")
+    rows = [dict(r, site="A" if int(r["patient_id"][-4:]) % 2 else "B") for r in manifest.records]
+    type(manifest)(rows, manifest.classes, manifest.root).write(tmp_path / "sites.csv")
+    assert main(_args(trained, tmp_path / "sites.csv", tmp_path / "g", "--group-by", "site",
+                      "--positive-class", "COVID-19")) == 0
+    metrics = json.loads((tmp_path / "g" / "metrics.json").read_text())
+    with open(tmp_path / "g" / "predictions.csv") as handle:
+        predictions = list(csv.DictReader(handle))
+    assert {p["site"] for p in predictions} == set(metrics["by_group"])
+    for site, figures in metrics["by_group"].items():
+        mine = [p for p in predictions if p["site"] == site]
+        assert figures["num_images"] == len(mine)
+        accuracy = sum(p["true_label"] == p["predicted_label"] for p in mine) / len(mine)
+        assert figures["accuracy"]["value"] == pytest.approx(accuracy)
+        assert figures["accuracy"]["lower"] <= accuracy <= figures["accuracy"]["upper"]
+        covid = [p for p in mine if p["true_label"] == "COVID-19"]
+        if covid:
+            sensitivity = sum(p["predicted_label"] == "COVID-19" for p in covid) / len(covid)
+            assert figures["positive_sensitivity"]["value"] == pytest.approx(sensitivity)
+    assert (tmp_path / "g" / "by_site.png").is_file()
+    assert "## By site" in (tmp_path / "g" / "report.md").read_text()
+    assert main(_args(trained, tmp_path / "sites.csv", tmp_path / "g2", "--group-by", "hospital")) == 2
+    assert "'hospital' is not a column" in capsys.readouterr().err

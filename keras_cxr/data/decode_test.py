@@ -77,3 +77,29 @@ def test_bad_files_name_the_file_and_the_problem(tmp_path):
         read_image(bad_dicom)
     with pytest.raises(ImageDecodeError, match="file not found"):
         read_image(tmp_path / "missing.png")
+
+
+# Intensity policy: divide by the stored bit depth, never stretch to the image's own range.
+def test_twelve_bit_content_in_a_sixteen_bit_png_keeps_its_grey_levels(tmp_path):
+    path = tmp_path / "twelve.png"
+    Image.fromarray(np.round(GRADIENT * 4095).astype(np.uint16)).save(path)
+    image = read_image(path)
+    np.testing.assert_allclose(image, GRADIENT, atol=1 / 4095)
+    assert len(np.unique(np.round(image * 255))) == 64  # not 16 levels, as dividing by 65535 gave
+
+
+def test_deep_images_are_not_stretched_to_their_own_range(tmp_path):
+    band = 0.25 + 0.25 * GRADIENT  # occupies [0.25, 0.5] of a 12-bit range
+    Image.fromarray(np.round(band * 4095).astype(np.uint16)).save(tmp_path / "band.png")
+    np.testing.assert_allclose(read_image(tmp_path / "band.png"), band, atol=1 / 4095)
+    dicom = read_image(write_dicom(tmp_path / "band.dcm", np.round(band * 4095).astype(np.uint16)))
+    np.testing.assert_allclose(dicom, band, atol=1 / 4095)  # the same pixels, the same values, any format
+    Image.fromarray(np.round(band * 4095).astype(np.int32), mode="I").save(tmp_path / "band.tif")
+    np.testing.assert_allclose(read_image(tmp_path / "band.tif"), band, atol=1 / 4095)
+
+
+def test_eight_bit_content_in_sixteen_bits_and_full_sixteen_bits(tmp_path):
+    Image.fromarray(np.round(GRADIENT * 255).astype(np.uint16)).save(tmp_path / "eight.png")
+    np.testing.assert_allclose(read_image(tmp_path / "eight.png"), GRADIENT, atol=1 / 255)
+    np.testing.assert_allclose(read_image(write_png(tmp_path / "full.png", GRADIENT, bits=16)), GRADIENT,
+                               atol=1 / 65535)

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from keras_cxr.data import transforms
 from keras_cxr.data.decode import read_image
 
 CONFIG_FILE = "preprocessing.json"
@@ -52,12 +53,7 @@ class ImageConverter:
     @staticmethod
     def resize(image, size):
         """A float [0, 1] 2-D image -> float32 (size, size), Pillow bilinear with antialiasing."""
-        from PIL import Image
-
-        image = np.asarray(image, np.float32)
-        if image.shape == (size, size):
-            return image
-        return np.asarray(Image.fromarray(image, mode="F").resize((size, size), Image.BILINEAR))
+        return transforms.resize(image, size)
 
     def centre_crop(self, image):
         """The central ``image_size`` square of a ``load_size`` image (offsets as tf.image's centre crop)."""
@@ -113,3 +109,9 @@ def converter_for(model_file, image_size):
             raise ValueError(f"{path} is for {converter.image_size} px inputs, the model takes {image_size}")
         return converter
     return ImageConverter(int(image_size))
+
+
+def exported_converter(labels, image_size):
+    """The converter an export recorded in its ``labels.json`` (a plain resize for exports without one)."""
+    config = (labels or {}).get("preprocessing")
+    return ImageConverter.from_config(config) if config else ImageConverter(int(image_size))

@@ -47,12 +47,19 @@ def clahe(image, clip_limit=0.01, kernel_size=None):
 
 
 def resize(image, size):
-    """Resize to ``size`` (int for square, or (height, width)) with anti-aliasing."""
-    from skimage.transform import resize as sk_resize
+    """Resize to ``size`` (int for square, or (height, width)): the one resize of keras_cxr.
 
-    shape = (size, size) if isinstance(size, int) else tuple(size)
-    return sk_resize(np.asarray(image, dtype=np.float32), shape, anti_aliasing=True,
-                     preserve_range=True).astype(np.float32)
+    Pillow's bilinear filter on the float image, antialiased when shrinking (its
+    support widens with the scale), as :class:`~keras_cxr.data.image_converter.ImageConverter`
+    resizes for training, evaluation and export.
+    """
+    from PIL import Image
+
+    height, width = (size, size) if isinstance(size, int) else tuple(size)
+    image = np.asarray(image, dtype=np.float32)
+    if image.shape == (height, width):
+        return image
+    return np.asarray(Image.fromarray(image, mode="F").resize((width, height), Image.BILINEAR))
 
 
 def estimate_noise(image):

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import numpy as np
 
+from keras_cxr.data.image_converter import exported_converter
+
 
 class LiteRTModel:
     """A ``.tflite`` export of keras_cxr: uint8 grayscale in, probabilities out."""
@@ -22,6 +24,7 @@ class LiteRTModel:
         labels = self.path.parent / "labels.json"
         self.labels = json.loads(labels.read_text()) if labels.is_file() else None
         self.classes = self.labels["classes"] if self.labels else None
+        self.converter = exported_converter(self.labels, self.size)  # file -> uint8 image, as in training
 
     def predict_uint8(self, images):
         """uint8 (N, H, W, 1) -> float probabilities (N, k), one image at a time."""

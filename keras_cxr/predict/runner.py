@@ -5,13 +5,7 @@ from pathlib import Path
 import numpy as np
 
 from keras_cxr.data.decode import ImageDecodeError, is_image_file
-from keras_cxr.data.image_converter import ImageConverter
-
-
-def exported_converter(labels, size):
-    """The ImageConverter recorded in an export's ``labels.json`` (a plain resize for older exports)."""
-    config = (labels or {}).get("preprocessing")
-    return ImageConverter.from_config(config) if config else ImageConverter(size)
+from keras_cxr.data.image_converter import exported_converter
 
 
 def _backend(model_path):
@@ -21,7 +15,7 @@ def _backend(model_path):
         from keras_cxr.predict.litert import LiteRTModel
 
         model = LiteRTModel(path)
-        return model.predict_uint8, model.classes, exported_converter(model.labels, model.size)
+        return model.predict_uint8, model.classes, model.converter
     if path.is_dir() and (path / "saved_model.pb").is_file():
         import json
 

@@ -33,7 +33,7 @@ def measure_pipeline(source, image_size=224, batch_size=32, augment="li_convnext
     from keras_cxr.data.pipeline import make_dataset
 
     options = dict(image_size=image_size, batch_size=batch_size, augment=augment, shuffle=True)
-    cold = make_dataset(source, **options)
+    cold = make_dataset(source, cache=None, **options)
     images_per_second(cold.take(2))  # traces the map functions once
     cold_rate = images_per_second(cold)
     cached = make_dataset(source, cache="memory", **options)

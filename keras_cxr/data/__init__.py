@@ -14,6 +14,7 @@ from keras_cxr.data.augment import PRESETS as AUGMENTATIONS
 from keras_cxr.data.augment import get_augmentation
 from keras_cxr.data.check import check_dataset
 from keras_cxr.data.decode import ImageDecodeError, read_image
+from keras_cxr.data.image_converter import ImageConverter
 from keras_cxr.data.integrity import BadFilesError, scan_files
 from keras_cxr.data.manifest import Manifest, format_counts, load_any, read_manifest
 from keras_cxr.data.preprocess import PreprocessOptions, preprocess_folder, preprocess_image
@@ -33,6 +34,7 @@ def __getattr__(name):
 __all__ = [
     "AUGMENTATIONS",
     "BadFilesError",
+    "ImageConverter",
     "ImageDecodeError",
     "LAYOUTS",
     "Manifest",

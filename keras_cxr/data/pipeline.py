@@ -24,6 +24,8 @@ from keras_cxr.data.manifest import Manifest, load_any
 from keras_cxr.utils.logging import get_logger
 
 AUTOTUNE = tf.data.AUTOTUNE
+# cache="auto" keeps decoded uint8 images in memory up to this size, so later epochs skip decoding.
+AUTO_CACHE_BYTES = 2 * 1024**3
 
 
 def load_images(converter, training):
@@ -59,6 +61,18 @@ def check_files(manifest, skip_bad=False, report_path=None, progress=False):
     return manifest, infos
 
 
+def _resolve_cache(cache, count, size):
+    if cache != "auto":
+        return cache
+    needed = count * size * size
+    if needed <= AUTO_CACHE_BYTES:
+        return "memory"
+    get_logger().info("Not caching %d images (%.1f GB decoded > %.1f GB): every epoch decodes them again; "
+                      "set a cache file prefix or preprocess to a smaller size once", count, needed / 1e9,
+                      AUTO_CACHE_BYTES / 1e9)
+    return None
+
+
 def make_dataset(
     source,
     split=None,
@@ -68,7 +82,7 @@ def make_dataset(
     batch_size=32,
     augment="none",
     shuffle=None,
-    cache=None,
+    cache="auto",
     deterministic=False,
     seed=0,
     classes=None,
@@ -92,7 +106,10 @@ def make_dataset(
         training: random augmentation on (default: the value of ``shuffle``).
         converter: an :class:`ImageConverter` overriding the preset's geometry
             (``evaluate`` passes the one saved with the run).
-        cache: None, ``"memory"`` or a file path prefix for ``Dataset.cache``.
+        cache: ``"auto"`` (memory when the decoded uint8 images fit in
+            :data:`AUTO_CACHE_BYTES`, else none), None, ``"memory"`` or a file
+            path prefix for ``Dataset.cache``. Without a cache every epoch
+            decodes every file again (full-size X-rays: most of an epoch).
         deterministic: fixed order and augmentation for a given ``seed``
             (unshuffled datasets always keep the manifest's order).
         classes: class names in order (default: the manifest's).
@@ -130,6 +147,7 @@ def make_dataset(
         raise ValueError(f"augmentation {augment!r} crops from {augmentation.load_size} px, "
                          f"the converter loads at {converter.load_size} px")
     load = load_images(converter, training=randomised)
+    cache = _resolve_cache(cache, len(paths), converter.load_size if randomised else image_size)
 
     dataset = tf.data.Dataset.from_tensor_slices((np.asarray(paths), np.asarray(labels, np.int32)))
     if shuffle and not cache:

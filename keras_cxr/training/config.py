@@ -47,7 +47,7 @@ SCHEMA = {
         "test_fraction": Field(_NUMBER, 0.0, minimum=0.0),
         "split_seed": Field((int,), 0),
         "augment": Field((str,), "none", choices=PRESETS),
-        "cache": Field((str, type(None)), None, doc="null, memory or a file prefix"),
+        "cache": Field((str, type(None)), "auto", doc="auto (memory when it fits 2 GB), null, memory or a file prefix"),
         "skip_bad": Field((bool,), False),
     },
     "training": {

@@ -136,9 +136,9 @@ def train(config, data, run_dir, *, resume=False, overwrite=False, verbose="auto
         raise ValueError(f"A distributed run needs at least batch_size={t['batch_size']} validation images")
     # Validation (and later evaluation) sees the preset's test-time geometry: the centre crop of what training crops.
     train_ds = make_dataset(train_manifest, augment=d["augment"], shuffle=True, training=True, drop_remainder=ragged,
-                            cache=(cache if cache in (None, "memory") else f"{cache}_train"), **common)
+                            cache=(cache if cache in (None, "memory", "auto") else f"{cache}_train"), **common)
     val_ds = make_dataset(val_manifest, augment=d["augment"], shuffle=False, training=False, drop_remainder=ragged,
-                          cache=(cache if cache in (None, "memory") else f"{cache}_val"), **common)
+                          cache=(cache if cache in (None, "memory", "auto") else f"{cache}_val"), **common)
     steps_per_epoch = math.ceil(train_ds.num_examples / t["batch_size"])
 
     with strategy.scope():

@@ -11,12 +11,17 @@ def test_data_commands_end_to_end(tmp_path, capsys):
     assert main(["data", "synth", "--out", str(synth), "--per-class", "6", "--size", "64", "--seed", "1"]) == 0
     assert "COVID-19" in capsys.readouterr().out
 
+    manifest = read_manifest(synth / "manifest.csv")  # extra columns (population, age...) must survive a split
+    type(manifest)([dict(r, population="adult" if i % 2 else "pediatric") for i, r in enumerate(manifest.records)],
+                   manifest.classes, manifest.root).write(synth / "manifest.csv")
     assert main(["data", "split", str(synth / "manifest.csv"), "--out", str(tmp_path / "split.csv"),
                  "--val", "0.2", "--test", "0.2", "--seed", "4"]) == 0
     out = capsys.readouterr().out
     assert "train" in out and "test" in out and "no patient in two splits" in out
     split = read_manifest(tmp_path / "split.csv")
     assert {r["split"] for r in split.records} == {"train", "val", "test"}
+    assert [r["population"] for r in split.records] == [r["population"] for r in read_manifest(
+        synth / "manifest.csv").records]
 
     assert main(["data", "check", str(tmp_path / "split.csv")]) == 0
     assert "unreadable files: 0" in capsys.readouterr().out

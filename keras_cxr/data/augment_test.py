@@ -18,8 +18,9 @@ def test_preset_keeps_shape_and_value_range(name):
         assert augmentation.layers
 
 
-def test_zhong2020_crops_80_from_96():
-    assert get_augmentation("zhong2020", 80).load_size == 96
+def test_zhong2020_crop_crops_80_from_96():
+    assert get_augmentation("zhong2020_crop", 80).load_size == 96
+    assert get_augmentation("zhong2020", 80).load_size == 80
 
 
 def test_unknown_preset():
@@ -39,7 +40,7 @@ def test_fixed_seed_repeats_and_another_seed_differs():
     images = tf.constant(np.random.RandomState(0).rand(8, 96, 96, 3), tf.float32)
 
     def run(seed):
-        return get_augmentation("zhong2020", 80, seed=seed)(images, training=True).numpy()
+        return get_augmentation("zhong2020_crop", 80, seed=seed)(images, training=True).numpy()
 
     np.testing.assert_array_equal(run(3), run(3))
     assert np.abs(run(3) - run(4)).max() > 0.05

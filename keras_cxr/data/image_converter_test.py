@@ -54,7 +54,7 @@ def test_geometry_of_training_crops_matches_evaluation(tmp_path):
     (tmp_path / "m.csv").write_text("path,label,patient_id,source\nsquare.png,a,p,t\n")
 
     def width(training):
-        ds = make_dataset(tmp_path / "m.csv", image_size=80, channels=1, batch_size=1, augment="zhong2020",
+        ds = make_dataset(tmp_path / "m.csv", image_size=80, channels=1, batch_size=1, augment="zhong2020_crop",
                           training=training, shuffle=False, seed=1, deterministic=True)
         view = next(iter(ds))[0].numpy()[0, ..., 0]
         return int((view.max(axis=0) > 0.5 * view.max()).sum())

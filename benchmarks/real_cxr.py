@@ -11,7 +11,7 @@ Given a manifest with patient ids and a recipe, this
    column), with 95% bootstrap intervals, and writes ``results.json`` + ``results.md``.
 
 One training run on ~700 images moves accuracy by several points from seed to
-seed; ``--seeds 0 1 2`` trains each arm once per seed and reports the mean, the
+seed; ``--seeds 0,1,2`` trains each arm once per seed and reports the mean, the
 per-seed values and a bootstrap interval over test images.
 
 Usage (the real development set, rebuilt as ``shared/data/real_cxr_dev/README.md`` says)::
@@ -241,6 +241,10 @@ def run_arms(args, config):
     return {arm: r for arm, r in rows.items() if r}, {arm: t for arm, t in seconds.items() if t}
 
 
+def _int_list(text):
+    return [int(v) for v in text.split(",")]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--manifest", required=True, help="manifest CSV with patient ids (METADATA.csv beside: joined)")
@@ -249,8 +253,10 @@ def main(argv=None):
     parser.add_argument("--val", type=float, default=0.15)
     parser.add_argument("--test", type=float, default=0.3)
     parser.add_argument("--seed", type=int, default=0, help="split seed")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="training seeds (each arm trains once per seed)")
-    parser.add_argument("--group-by", nargs="+", default=["population", "source"])
+    parser.add_argument("--seeds", type=_int_list, default=[0],
+                        help="training seeds, comma-separated (each arm trains once per seed), e.g. 0,1,2")
+    parser.add_argument("--group-by", type=lambda text: text.split(","), default=["population", "source"],
+                        help="manifest columns, comma-separated (default population,source)")
     parser.add_argument("--skip-control", action="store_true")
     parser.add_argument("overrides", nargs="*", metavar="key.sub=value")
     args = parser.parse_args(argv)

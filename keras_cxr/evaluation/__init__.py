@@ -3,12 +3,16 @@
 Metrics come from scikit-learn and SciPy; the small modules each do one thing:
 ``classification`` (per-class, averaged, ROC-AUC, confusion), ``confidence``
 (t-intervals, bootstrap), ``calibration`` (ECE, reliability), ``summary``
-(all of them), ``evaluator`` (a model on a dataset), ``compare`` (tables).
+(all of them), ``groups`` (the same per population, source or site),
+``selection`` (which images may be scored: the run's split, leakage checks),
+``evaluator`` (a model on a dataset), ``compare`` (tables).
 """
 
 from keras_cxr.evaluation.calibration import expected_calibration_error, reliability_bins
 from keras_cxr.evaluation.compare import comparison_rows, write_comparison
 from keras_cxr.evaluation.confidence import bootstrap_interval, mean_with_t_interval, true_class_probability
+from keras_cxr.evaluation.groups import group_metrics
+from keras_cxr.evaluation.selection import LeakageError, select_images, training_overlap
 from keras_cxr.evaluation.summary import summarize
 
 
@@ -20,13 +24,17 @@ def evaluate(*args, **kwargs):
 
 
 __all__ = [
+    "LeakageError",
     "bootstrap_interval",
     "comparison_rows",
     "evaluate",
     "expected_calibration_error",
+    "group_metrics",
     "mean_with_t_interval",
     "reliability_bins",
+    "select_images",
     "summarize",
+    "training_overlap",
     "true_class_probability",
     "write_comparison",
 ]

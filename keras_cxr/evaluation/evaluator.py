@@ -70,7 +70,7 @@ def evaluate(model, data, out_dir, *, split="test", positive_class=None, class_m
     """
     from keras_cxr.data.pipeline import make_dataset
     from keras_cxr.evaluation.groups import group_metrics, group_values
-    from keras_cxr.evaluation.selection import LeakageError, run_split, select_images, training_overlap
+    from keras_cxr.evaluation.selection import check_training_overlap, run_split, select_images
     from keras_cxr.models import profile
     from keras_cxr.models.loading import LoadedModel, load_classifier
 
@@ -86,13 +86,7 @@ def evaluate(model, data, out_dir, *, split="test", positive_class=None, class_m
     if not manifest.records:
         raise ValueError(f"No images to evaluate in split {split!r}")
     groups = group_values(manifest, group_by) if group_by else None
-    if trained_on is not None:
-        overlap = training_overlap(manifest, trained_on)
-        if overlap["images_overlapping"] and not allow_overlap:
-            raise LeakageError(overlap)
-    else:
-        overlap = {"checked": False, "reason": f"no split.csv beside {loaded.path}, so the training images are "
-                                               "unknown"}
+    overlap = check_training_overlap(manifest, trained_on, allow_overlap, loaded.path)
     height, width, channels = loaded.input_shape
     if height != width:
         raise ValueError(f"Evaluation expects square inputs, the model takes {height}x{width}")

@@ -98,3 +98,13 @@ def training_overlap(manifest, trained_on, file_infos=None):
     return {"checked": True, "training_images": len(train_paths), "images": len(eval_paths),
             "images_overlapping": len(overlapping), "shared_patients": shared_patients,
             "identical_files": identical}
+
+
+def check_training_overlap(manifest, trained_on, allow_overlap, model_path):
+    """The overlap report for ``metrics.json``; raises :class:`LeakageError` on overlap unless allowed."""
+    if trained_on is None:
+        return {"checked": False, "reason": f"no split.csv beside {model_path}, so the training images are unknown"}
+    overlap = training_overlap(manifest, trained_on)
+    if overlap["images_overlapping"] and not allow_overlap:
+        raise LeakageError(overlap)
+    return overlap

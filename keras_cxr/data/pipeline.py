@@ -29,7 +29,7 @@ AUTO_CACHE_BYTES = 2 * 1024**3
 
 
 def load_images(converter, training):
-    """A dataset of paths -> uint8 [S, S, 1]: ``load_size`` for training (random crops follow), else the model view."""
+    """A tf.data map function path -> uint8 [S, S, 1]: ``load_size`` for training (random crops follow), else the model view."""
     size = converter.load_size if training else converter.image_size
 
     def convert(path):

@@ -38,6 +38,8 @@ SCHEMA = {
         "name": Field((str,), None, doc="a registered model name (keras-cxr models)"),
         "options": Field((dict,), {}, doc="keyword options of the model builder"),
         "weights": Field((str, type(None)), None, doc="null, imagenet or a file path"),
+        "init_from": Field((str, type(None)), None,
+                           doc="fine-tune: start from a trained run directory or .keras file (weights by layer name)"),
         "input_size": Field((int, type(None)), None, minimum=16, doc="height = width; null: paper default"),
         "channels": Field((int,), 3, choices=(1, 3)),
     },
@@ -55,7 +57,8 @@ SCHEMA = {
         "batch_size": Field((int,), 32, minimum=1),
         "optimizer": Field((str,), "adam", choices=("adam", "adamw", "nadam", "sgd")),
         "learning_rate": Field(_NUMBER, 1e-3, minimum=0.0),
-        "weight_decay": Field(_NUMBER, 0.0, minimum=0.0),
+        "weight_decay": Field(_NUMBER + (type(None),), None, minimum=0.0,
+                              doc="null: the optimizer's default (adamw 0.004, others none); a number is used as written"),
         "momentum": Field(_NUMBER, 0.9, minimum=0.0),
         "nesterov": Field((bool,), False),
         "schedule": Field((str,), "constant", choices=("constant", "warmup_cosine", "warmup_exponential",
@@ -150,6 +153,10 @@ def _check_relations(config):
         raise ConfigError("data.val_fraction + data.test_fraction must be < 1")
     if data["classes"] is not None and (len(data["classes"]) < 2 or len(set(data["classes"])) != len(data["classes"])):
         raise ConfigError(f"data.classes must list at least two distinct names, got {data['classes']}")
+    if model["weights"] is not None and model["init_from"] is not None:
+        raise ConfigError("model.weights and model.init_from are both set: init_from replaces every matching weight; "
+                          "set model.weights=null")
+    _check_monitor(training["monitor"])
     weight = training["class_weight"]
     if isinstance(weight, str) and weight != "balanced":
         raise ConfigError(f"training.class_weight = {weight!r}: use null, balanced or a mapping {{class: weight}}")
@@ -161,6 +168,15 @@ def _check_relations(config):
         raise ConfigError("training.schedule three_stage needs values [warm-up, peak, decay] and two boundaries_epochs")
     if training["jit_compile"] not in (True, False, "auto"):
         raise ConfigError(f"training.jit_compile must be true, false or auto, got {training['jit_compile']!r}")
+
+
+def _check_monitor(monitor):
+    """training.monitor must be a value the fit loop logs, known before the first epoch."""
+    from keras_cxr.training.recipe import logged_metric_names
+
+    logged = logged_metric_names()
+    if monitor not in logged:
+        raise ConfigError(f"training.monitor = {monitor!r} is never logged. Valid choices: {logged}")
 
 
 def parse_override(item):
@@ -211,6 +227,20 @@ def fingerprint(config):
     reduced["training"].pop("epochs", None)
     reduced.pop("paper", None)
     return hashlib.sha256(json.dumps(reduced, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def config_differences(old, new, ignore=("training.epochs", "paper")):
+    """``["section.key: OLD -> NEW", ...]`` for every key that differs (the run-length keys ignored)."""
+    changes = []
+    for section in SCHEMA:
+        if section in ignore:
+            continue
+        before, after = old.get(section, {}) or {}, new.get(section, {}) or {}
+        for key in sorted(set(before) | set(after)):
+            if f"{section}.{key}" in ignore or before.get(key) == after.get(key):
+                continue
+            changes.append(f"{section}.{key}: {before.get(key)!r} -> {after.get(key)!r}")
+    return changes
 
 
 def dump_config(config):

@@ -2,7 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from keras_cxr.training.config import ConfigError, apply_overrides, fingerprint, load_config, validate
+from keras_cxr.training.config import (ConfigError, apply_overrides, config_differences, fingerprint, load_config,
+                                      validate)
 
 CONFIGS = sorted((Path(__file__).resolve().parents[2] / "configs").glob("*.yaml"))
 
@@ -40,6 +41,8 @@ def test_vgg80_recipe_values():
         ({"model": {"name": "resnet18"}, "training": {"class_weight": "inverse"}}, "balanced"),
         ({"model": {"name": "resnet18"}, "training": {"schedule": "piecewise", "values": [1, 2]}}, "piecewise"),
         ({"model": {"name": "resnet18"}, "data": {"val_fraction": 0.7, "test_fraction": 0.4}}, "< 1"),
+        ({"model": {"name": "resnet18"}, "training": {"monitor": "val_acc"}}, r"never logged.*'val_accuracy'"),
+        ({"model": {"name": "resnet18", "weights": "imagenet", "init_from": "runs/a"}}, "both set"),
     ],
 )
 def test_validation_errors_name_the_key(config, message):
@@ -64,3 +67,11 @@ def test_fingerprint_ignores_epochs_only():
     b = validate({"model": {"name": "resnet18"}, "training": {"epochs": 9}})
     c = validate({"model": {"name": "resnet18"}, "training": {"epochs": 2, "batch_size": 8}})
     assert fingerprint(a) == fingerprint(b) != fingerprint(c)
+
+
+def test_config_differences_name_each_changed_key():
+    a = validate({"model": {"name": "resnet18"}, "training": {"epochs": 2, "learning_rate": 1e-3}})
+    b = validate({"model": {"name": "resnet18"}, "training": {"epochs": 9, "learning_rate": 5e-4},
+                  "data": {"augment": "zhong2020"}})
+    assert config_differences(a, b) == ["data.augment: 'none' -> 'zhong2020'", "training.learning_rate: 0.001 -> 0.0005"]
+    assert config_differences(a, a) == []

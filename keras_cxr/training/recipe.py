@@ -40,12 +40,13 @@ def build_optimizer(config, steps_per_epoch):
     """adam, adamw, nadam or sgd (momentum, nesterov) with the config's schedule and weight decay."""
     t = config["training"]
     lr = build_schedule(config, steps_per_epoch)
-    decay = float(t["weight_decay"]) or None
+    # null means "the optimizer's own default"; a number, 0 included, is used as written.
+    decay = None if t["weight_decay"] is None else float(t["weight_decay"])
     name = t["optimizer"]
     if name == "adam":
         return keras.optimizers.Adam(lr, weight_decay=decay)
     if name == "adamw":
-        return keras.optimizers.AdamW(lr, weight_decay=decay or 0.004)
+        return keras.optimizers.AdamW(lr, weight_decay=0.004 if decay is None else decay)
     if name == "nadam":
         return keras.optimizers.Nadam(lr, weight_decay=decay)
     return keras.optimizers.SGD(lr, momentum=float(t["momentum"]), nesterov=bool(t["nesterov"]), weight_decay=decay)
@@ -64,6 +65,14 @@ def default_metrics():
         keras.metrics.Recall(name="recall"),
         keras.metrics.AUC(name="auc"),
     ]
+
+
+METRIC_NAMES = ("loss", "accuracy", "precision", "recall", "auc")
+
+
+def logged_metric_names():
+    """Every value a training run logs per epoch (train and val_), the choices of training.monitor."""
+    return [*METRIC_NAMES, *(f"val_{name}" for name in METRIC_NAMES), "learning_rate"]
 
 
 def balanced_class_weights(labels, classes):

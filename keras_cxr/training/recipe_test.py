@@ -54,3 +54,9 @@ def test_schedule_epochs_become_steps():
     assert build_schedule(piecewise, 7).boundaries == [21, 42]
     assert isinstance(build_schedule(piecewise, 7), PiecewiseConstant)
     assert build_schedule(validate({"model": {"name": "resnet18"}}), 7) == 1e-3
+
+
+@pytest.mark.parametrize("written,used", [(0, 0.0), (0.0, 0.0), (0.05, 0.05), (None, 0.004)])
+def test_adamw_weight_decay_is_used_as_written(written, used):
+    config = validate({"model": {"name": "resnet18"}, "training": {"optimizer": "adamw", "weight_decay": written}})
+    assert build_optimizer(config, steps_per_epoch=10).weight_decay == pytest.approx(used)

@@ -17,6 +17,8 @@ from pathlib import Path
 
 REQUIRED_COLUMNS = ("path", "label", "patient_id", "source")
 SPLITS = ("train", "val", "test")
+# meta key: how many rows got their file name as patient id (the split is then image-level for them).
+FILE_NAME_PATIENTS = "patient_id_from_file_name"
 
 
 @dataclasses.dataclass
@@ -135,13 +137,14 @@ def read_manifest(csv_path, classes=None):
             raise ValueError(
                 f"{csv_path}: missing column(s) {missing}; a manifest needs {list(REQUIRED_COLUMNS)}"
             )
-        records = []
+        records, filled = [], 0
         for line, row in enumerate(reader, start=2):
             if not row.get("path") or not row.get("label"):
                 raise ValueError(f"{csv_path}, line {line}: empty 'path' or 'label'")
             row = {k: (v or "").strip() for k, v in row.items() if k is not None}
             if not row.get("patient_id"):
                 row["patient_id"] = Path(row["path"]).stem
+                filled += 1
             if row.get("split") and row["split"] not in SPLITS:
                 raise ValueError(f"{csv_path}, line {line}: split {row['split']!r} is not one of {SPLITS}")
             records.append(row)
@@ -152,7 +155,27 @@ def read_manifest(csv_path, classes=None):
     file_classes = meta.pop("classes", None)
     if classes is None:
         classes = file_classes or sorted({r["label"] for r in records})
+    if meta.pop(FILE_NAME_PATIENTS, 0):  # filled when the manifest was made: those rows kept their file name
+        filled = sum(1 for r in records if r["patient_id"] == Path(r["path"]).stem)
+    note_file_name_patients(meta, filled, len(records), csv_path)
     return Manifest(records, list(classes), csv_path.parent, meta)
+
+
+def note_file_name_patients(meta, count, total, where):
+    """Record in ``meta`` and warn (once per call) that ``count`` rows use their file name as patient id.
+
+    Such a row is its own patient, so a patient-grouped split cannot keep a patient's other images
+    with it: the split is image-level for those rows and one patient may land in train and test.
+    """
+    if not count:
+        return
+    meta[FILE_NAME_PATIENTS] = int(count)
+    from keras_cxr.utils.logging import get_logger
+
+    get_logger().warning(
+        "%s: %d of %d row(s) have no patient_id and use their file name instead, so each such image counts "
+        "as its own patient: the split is image-level for them and one patient's images may leak between "
+        "train and test. Add a patient_id column to split by patient.", where, count, total)
 
 
 def _dedupe(items):

@@ -13,7 +13,11 @@ from pathlib import Path
 
 from keras_cxr.data import labels as L
 from keras_cxr.data.decode import is_image_file
-from keras_cxr.data.manifest import Manifest, SPLITS
+from keras_cxr.data.manifest import SPLITS, Manifest, note_file_name_patients
+from keras_cxr.utils.logging import get_logger
+
+# How many skipped file names a warning shows and the manifest's meta keeps (the count is always whole).
+SHOWN_SKIPPED = 20
 
 LAYOUTS = ("folders", "covid19_radiography", "kermany", "cohen", "covidx")
 
@@ -22,30 +26,77 @@ def _images_below(folder):
     return sorted(p for p in Path(folder).rglob("*") if p.is_file() and is_image_file(p))
 
 
-def _order(found, classes):
+def _order(found, classes, root=None):
+    """The class list: ``classes`` as given (every one must have images), else the found labels sorted."""
     if classes is None:
         return sorted(found)
     missing = sorted(set(found) - set(classes))
     if missing:
         raise ValueError(f"Labels {missing} were found but are not in the given classes {list(classes)}")
+    absent = [c for c in classes if c not in found]
+    if absent:
+        where = f" under {root}" if root is not None else ""
+        raise ValueError(f"Classes {absent} were asked for but have no images{where} "
+                         f"(classes with images: {sorted(found)})")
     return list(classes)
 
 
+def _class_folder_files(class_dir):
+    """(images, other files) below one class folder, sorted: the others are reported, not read."""
+    files = sorted(p for p in Path(class_dir).rglob("*") if p.is_file())
+    return [p for p in files if is_image_file(p)], [p for p in files if not is_image_file(p)]
+
+
+def _outside_class_folders(root):
+    """Files directly in ``root`` and hidden folders (``.git``, ``.ipynb_checkpoints``): not any class's images."""
+    return sorted(p for p in root.iterdir() if p.is_file() or (p.is_dir() and p.name.startswith(".")))
+
+
+def _report_skipped(root, skipped, meta):
+    """Warn about and record (``meta["skipped"]``) the files the folders layout does not read."""
+    if not skipped:
+        return
+    names = [p.relative_to(root).as_posix() + ("/" if p.is_dir() else "") for p in skipped]
+    meta["skipped"] = {"count": len(names), "reason": "not an image file, or not inside a class folder",
+                       "files": names[:SHOWN_SKIPPED]}
+    more = f", ... ({len(names) - SHOWN_SKIPPED} more)" if len(names) > SHOWN_SKIPPED else ""
+    get_logger().warning("%s: skipped %d file(s) that are not images or not inside a class folder: %s%s",
+                         root, len(names), ", ".join(names[:SHOWN_SKIPPED]), more)
+
+
 def from_folders(root, classes=None, source=None):
-    """A folder per class (``root/<class>/**/image``); patient id = file stem."""
+    """A folder per class (``root/<class>/**/image``); patient id = file stem.
+
+    Nothing is left out in silence: non-image files (``.DS_Store``, ``Thumbs.db``, notes) and files
+    outside class folders are warned about and listed in ``meta["skipped"]``; a class folder without
+    images is warned about by name (``meta["empty_class_folders"]``), and an error if ``classes`` asks
+    for it. Without patient ids the split is image-level, which is warned about too.
+    """
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"Dataset folder not found: {root}")
     class_dirs = sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
-    records = []
+    records, skipped, empty = [], _outside_class_folders(root), []
     for class_dir in class_dirs:
-        for path in _images_below(class_dir):
+        images, others = _class_folder_files(class_dir)
+        skipped += others
+        if not images:
+            empty.append(class_dir.name)
+        for path in images:
             records.append(
                 {"path": str(path), "label": class_dir.name, "patient_id": path.stem, "source": source or root.name}
             )
+    meta = {"layout": "folders"}
+    _report_skipped(root, skipped, meta)
+    if empty:
+        meta["empty_class_folders"] = empty
+        get_logger().warning("%s: class folder(s) without images, left out of the classes: %s",
+                             root, ", ".join(str(root / name) for name in empty))
     if not records:
         raise ValueError(f"No images found in class folders under {root} (expected {root}/<class>/<image>)")
-    return Manifest(records, _order({r["label"] for r in records}, classes), root, {"layout": "folders"})
+    order = _order({r["label"] for r in records}, classes, root)
+    note_file_name_patients(meta, len(records), len(records), root)
+    return Manifest(records, order, root, meta)
 
 
 RADIOGRAPHY_FOLDERS = {
@@ -81,10 +132,11 @@ def from_covid19_radiography(root, lung_opacity_label=L.LUNG_OPACITY, classes=No
         raise ValueError(f"{root} does not look like the COVID-19 Radiography Database: no {list(RADIOGRAPHY_FOLDERS)}")
     found = {r["label"] for r in records}
     default_order = [c for c in (L.COVID, L.BACTERIAL, L.LUNG_OPACITY, L.VIRAL, L.NORMAL) if c in found]
-    order = _order(found, classes) if classes else default_order + sorted(found - set(default_order))
+    order = _order(found, classes, root) if classes else default_order + sorted(found - set(default_order))
     meta = {"layout": "covid19_radiography"}
     if lung_opacity_label != L.LUNG_OPACITY:
         meta["relabel"] = {"Lung_Opacity": lung_opacity_label}
+    note_file_name_patients(meta, len(records), len(records), root)
     return Manifest(records, order, root, meta)
 
 
@@ -141,8 +193,12 @@ def from_kermany(root, split_pneumonia=True, classes=None):
         raise ValueError(f"{root} does not look like Kermany's chest_xray: no train|val|test/NORMAL|PNEUMONIA")
     default = [L.BACTERIAL, L.VIRAL, L.NORMAL] if split_pneumonia else [L.NORMAL, L.PNEUMONIA]
     found = {r["label"] for r in records}
-    order = _order(found, classes) if classes else [c for c in default if c in found]
-    return Manifest(records, order, root, {"layout": "kermany", "excluded": dict(excluded)})
+    order = _order(found, classes, root) if classes else [c for c in default if c in found]
+    meta = {"layout": "kermany", "excluded": dict(excluded)}
+    # A name without personN_ or IM-N_ has no patient in it: that image is its own patient.
+    unnamed = sum(1 for r in records if r["patient_id"] == Path(r["path"]).stem)
+    note_file_name_patients(meta, unnamed, len(records), root)
+    return Manifest(records, order, root, meta)
 
 
 COHEN_VIEWS = ("PA", "AP", "AP Supine")
@@ -194,7 +250,7 @@ def from_cohen(root, views=COHEN_VIEWS, classes=None):
     if not records:
         raise ValueError(f"{metadata}: no frontal X-ray rows with a usable finding")
     found = {r["label"] for r in records}
-    order = _order(found, classes) if classes else [c for c in L.FOUR_CLASSES if c in found]
+    order = _order(found, classes, root) if classes else [c for c in L.FOUR_CLASSES if c in found]
     return Manifest(records, order, root, {"layout": "cohen", "excluded": dict(excluded)})
 
 
@@ -241,7 +297,7 @@ def from_covidx(root, classes=None):
         raise ValueError(f"No COVIDx split files (*train*.txt, *val*.txt, *test*.txt) in {root}")
     found = {r["label"] for r in records}
     default = [L.COVID, L.PNEUMONIA, L.NORMAL, "Negative"]
-    order = _order(found, classes) if classes else [c for c in default if c in found]
+    order = _order(found, classes, root) if classes else [c for c in default if c in found]
     return Manifest(records, order, root, {"layout": "covidx"})
 
 
@@ -262,6 +318,6 @@ def build_manifest(source, layout="folders", relabel=None, classes=None, **optio
     if relabel:
         manifest = manifest.relabel(relabel)
     if classes:
-        manifest = Manifest(manifest.records, _order({r["label"] for r in manifest.records}, classes),
+        manifest = Manifest(manifest.records, _order({r["label"] for r in manifest.records}, classes, source),
                             manifest.root, manifest.meta)
     return manifest

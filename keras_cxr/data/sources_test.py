@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from keras_cxr.data import build_manifest, labels as L, read_manifest
+from keras_cxr.data import build_manifest, labels as L, load_any, read_manifest
 from keras_cxr.data.sources import cohen_label, kermany_patient_id
 from keras_cxr.testing import write_png
 
@@ -116,3 +116,48 @@ def test_hand_written_manifest_is_accepted_and_validated(tmp_path):
 def test_unknown_layout():
     with pytest.raises(ValueError, match="covidx"):
         build_manifest(".", "nih")
+
+
+def test_rows_without_patient_id_warn_once_that_the_split_is_image_level(tmp_path, cxr_log):
+    _touch(tmp_path / "a.png"), _touch(tmp_path / "b.png"), _touch(tmp_path / "c.png")
+    (tmp_path / "m.csv").write_text("path,label,patient_id,source\na.png,Normal,,x\nb.png,Normal,,x\nc.png,Normal,p1,x\n")
+    manifest = read_manifest(tmp_path / "m.csv")
+    warnings = [m for m in cxr_log.warnings() if "patient_id" in m]
+    assert len(warnings) == 1 and "2 of 3 row(s)" in warnings[0] and "image-level" in warnings[0]
+    assert "leak between train and test" in warnings[0] and "m.csv" in warnings[0]
+    assert manifest.meta["patient_id_from_file_name"] == 2
+    manifest.write(tmp_path / "again.csv")  # the filled ids are written out; reading it back still says so
+    assert read_manifest(tmp_path / "again.csv").meta["patient_id_from_file_name"] == 2
+    assert len([m for m in cxr_log.warnings() if "image-level" in m]) == 2
+
+
+def test_folders_layout_warns_that_file_names_are_patients(tmp_path, cxr_log):
+    _touch(tmp_path / "Normal" / "x.png")
+    manifest = build_manifest(tmp_path, "folders")
+    assert manifest.meta["patient_id_from_file_name"] == 1
+    assert any("1 of 1 row(s)" in m and "image-level" in m for m in cxr_log.warnings())
+
+
+def test_folders_layout_reports_non_images_and_empty_class_folders(tmp_path, cxr_log):
+    _touch(tmp_path / "Normal" / "x.png")
+    _touch(tmp_path / "COVID" / "y.png")
+    for junk in ("Normal/.DS_Store", "Normal/Thumbs.db", "COVID/notes.txt", "README.md"):
+        (tmp_path / junk).write_text("not an image")
+    (tmp_path / "Pneumonia").mkdir()
+    (tmp_path / "Empty").mkdir()
+    (tmp_path / "Empty" / ".DS_Store").write_text("")
+    manifest = build_manifest(tmp_path, "folders")
+    assert manifest.classes == ["COVID", "Normal"] and len(manifest) == 2
+    assert manifest.meta["skipped"]["count"] == 5
+    assert set(manifest.meta["skipped"]["files"]) == {"README.md", "COVID/notes.txt", "Normal/.DS_Store",
+                                                      "Normal/Thumbs.db", "Empty/.DS_Store"}
+    assert manifest.meta["empty_class_folders"] == ["Empty", "Pneumonia"]
+    warnings = "\n".join(cxr_log.warnings())
+    assert "skipped 5 file(s)" in warnings and "Thumbs.db" in warnings
+    assert str(tmp_path / "Pneumonia") in warnings and str(tmp_path / "Empty") in warnings
+    manifest.write(tmp_path / "m.csv")
+    assert read_manifest(tmp_path / "m.csv").meta["skipped"]["count"] == 5
+    with pytest.raises(ValueError, match=r"Classes \['Pneumonia'\] were asked for but have no images"):
+        build_manifest(tmp_path, "folders", classes=["COVID", "Normal", "Pneumonia"])
+    with pytest.raises(ValueError, match=r"Classes \['Lost'\] were asked for"):
+        load_any(tmp_path, classes=["COVID", "Lost", "Normal"])

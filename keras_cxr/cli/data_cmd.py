@@ -48,6 +48,9 @@ def add_parser(parser):
 
     p = sub.add_parser("check", help="Report unreadable files, counts, sizes, bit depths and duplicates.")
     p.add_argument("source", help="manifest CSV or dataset folder")
+    p.add_argument("--out", default=None,
+                   help="folder to write check.txt and bad_files.csv (if any file is unreadable) into; "
+                        "without it the report is only printed")
     p.set_defaults(_data=run_check)
 
 
@@ -112,4 +115,6 @@ def run_check(args):
 
     report = check_dataset(args.source, progress=sys.stderr.isatty())
     print(report.to_text())
+    if args.out:
+        print("Wrote " + ", ".join(str(p) for p in report.write(args.out)))
     return 0 if report.ok else 1

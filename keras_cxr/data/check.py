@@ -1,17 +1,25 @@
 """``keras-cxr data check``: what is in a dataset, and what is wrong with it.
 
 Reports unreadable files with the reason, class counts (per split), image sizes
-and bit depths, and duplicate images by content hash, inside one split and
-across splits (the same image in train and test is leakage).
+and bit depths, duplicate images by content hash, inside one split and across
+splits (the same image in train and test is leakage), and what the manifest
+left out or guessed (skipped non-image files, empty class folders, excluded
+rows, file names standing in for patient ids). With an output folder the
+report and the unreadable files (``bad_files.csv``) are also written there.
 """
 
+import csv
 import dataclasses
 from collections import Counter, defaultdict
+from pathlib import Path
 
 import numpy as np
 
 from keras_cxr.data.integrity import scan_files
-from keras_cxr.data.manifest import format_counts, load_any
+from keras_cxr.data.manifest import FILE_NAME_PATIENTS, format_counts, load_any
+
+REPORT_FILE = "check.txt"
+BAD_FILES = "bad_files.csv"
 
 
 @dataclasses.dataclass
@@ -24,6 +32,7 @@ class DataReport:
     formats: dict
     duplicates_within: list
     duplicates_across: list
+    notes: list = dataclasses.field(default_factory=list)
 
     @property
     def ok(self):
@@ -46,7 +55,42 @@ class DataReport:
         lines.extend("  " + " == ".join(group) for group in self.duplicates_within)
         lines.append(f"duplicate images ACROSS splits (leakage): {len(self.duplicates_across)} group(s)")
         lines.extend("  " + " == ".join(group) for group in self.duplicates_across)
+        if self.notes:
+            lines += ["", "left out or assumed when the manifest was made:"] + [f"  {note}" for note in self.notes]
         return "\n".join(lines)
+
+    def write(self, out_dir):
+        """Write ``check.txt`` and, when any file is unreadable, ``bad_files.csv`` into ``out_dir``."""
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / REPORT_FILE).write_text(self.to_text() + "\n")
+        written = [out_dir / REPORT_FILE]
+        if self.bad:
+            with open(out_dir / BAD_FILES, "w", newline="") as handle:
+                writer = csv.writer(handle)
+                writer.writerow(["path", "reason"])
+                writer.writerows(self.bad)
+            written.append(out_dir / BAD_FILES)
+        return written
+
+
+def manifest_notes(meta):
+    """Lines on what a manifest's adapter skipped, excluded or filled in (from its ``meta``)."""
+    notes = []
+    skipped = meta.get("skipped")
+    if skipped:
+        shown = ", ".join(skipped.get("files", []))
+        more = f", ... ({skipped['count'] - len(skipped.get('files', []))} more)" if skipped["count"] > len(
+            skipped.get("files", [])) else ""
+        notes.append(f"skipped {skipped['count']} file(s) ({skipped.get('reason', 'not images')}): {shown}{more}")
+    if meta.get("empty_class_folders"):
+        notes.append(f"class folder(s) without images: {', '.join(meta['empty_class_folders'])}")
+    for reason, count in sorted((meta.get("excluded") or {}).items()):
+        notes.append(f"excluded {count}: {reason}")
+    if meta.get(FILE_NAME_PATIENTS):
+        notes.append(f"{meta[FILE_NAME_PATIENTS]} row(s) use their file name as patient id: "
+                     "the split is image-level for them")
+    return notes
 
 
 def check_dataset(source, progress=False):
@@ -82,4 +126,5 @@ def check_dataset(source, progress=False):
         formats=dict(Counter(i.format for i in good)),
         duplicates_within=within,
         duplicates_across=across,
+        notes=manifest_notes(manifest.meta),
     )

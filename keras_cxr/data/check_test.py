@@ -26,3 +26,16 @@ def test_check_of_a_clean_folder(tmp_path):
     generate_dataset(tmp_path, per_class=2, size=32, seed=1)
     report = check_dataset(tmp_path)
     assert report.ok and report.num_files == 8 and report.bit_depths == {8: 8}
+
+
+def test_check_lists_what_the_folders_layout_skipped(tmp_path):
+    generate_dataset(tmp_path, per_class=1, size=32, seed=1, classes=["Normal", "COVID-19"])
+    shutil.rmtree(tmp_path / "masks")
+    (tmp_path / "manifest.csv").unlink()
+    (tmp_path / "images" / "Normal" / "Thumbs.db").write_bytes(b"\0")
+    (tmp_path / "images" / "Viral_Pneumonia").mkdir()
+    report = check_dataset(tmp_path / "images")
+    assert report.ok and report.num_files == 2
+    text = report.to_text()
+    assert "skipped 1 file(s)" in text and "Normal/Thumbs.db" in text
+    assert "without images: Viral_Pneumonia" in text and "file name as patient id" in text

@@ -120,14 +120,20 @@ def scan_files(paths, workers=None, cache_path="default", progress=False):
 
 
 class BadFilesError(ValueError):
-    """Raised before training when a manifest names files that cannot be decoded."""
+    """Raised before training when a manifest names files that cannot be decoded.
 
-    def __init__(self, bad):
+    The message lists the files itself (the first 50), so nothing has to be written to disk to say which;
+    ``report_path`` names the CSV holding all of them, when the caller asked for one.
+    """
+
+    def __init__(self, bad, report_path=None):
         self.bad = bad
+        self.report_path = report_path
         listing = "\n".join(f"  {info.path}: {info.reason}" for info in bad[:50])
         more = f"\n  ... and {len(bad) - 50} more" if len(bad) > 50 else ""
+        report = f"\nAll of them are listed in {report_path}." if report_path else ""
         super().__init__(
-            f"{len(bad)} file(s) cannot be read:\n{listing}{more}\n"
+            f"{len(bad)} file(s) cannot be read:\n{listing}{more}{report}\n"
             "Fix or remove them, or pass skip_bad=True (--skip-bad) to leave them out with a report."
         )
 

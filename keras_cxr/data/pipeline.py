@@ -45,20 +45,28 @@ def load_images(converter, training):
 
 
 def check_files(manifest, skip_bad=False, report_path=None, progress=False):
-    """Scan every file of ``manifest``; returns (good manifest, {path: FileInfo})."""
+    """Scan every file of ``manifest``; returns (good manifest, {path: FileInfo}).
+
+    Bad files raise :class:`BadFilesError` (listing them), or with ``skip_bad`` are left out with a
+    warning that names them. ``report_path`` (a run's or an output folder's ``bad_files.csv``) gets the
+    full list in either case; without it nothing is written, so no run litters the working directory.
+    """
     paths = [str(manifest.resolve(r)) for r in manifest.records]
     infos = scan_files(paths, progress=progress)
     bad = [infos[p] for p in dict.fromkeys(paths) if not infos[p].ok]
-    if bad and not skip_bad:
-        raise BadFilesError(bad)
-    if bad:
-        report_path = report_path or "bad_files.csv"
+    if not bad:
+        return manifest, infos
+    if report_path is not None:
         write_bad_file_report(bad, report_path)
-        get_logger().warning("Skipping %d unreadable file(s); listed in %s", len(bad), report_path)
-        bad_paths = {info.path for info in bad}
-        kept = [r for r, p in zip(manifest.records, paths) if p not in bad_paths]
-        manifest = Manifest(kept, manifest.classes, manifest.root, manifest.meta)
-    return manifest, infos
+    if not skip_bad:
+        raise BadFilesError(bad, report_path)
+    shown = "; ".join(f"{info.path}: {info.reason}" for info in bad[:10])
+    more = f"; ... and {len(bad) - 10} more" if len(bad) > 10 else ""
+    where = f" (all listed in {report_path})" if report_path is not None else ""
+    get_logger().warning("Skipping %d unreadable file(s)%s: %s%s", len(bad), where, shown, more)
+    bad_paths = {info.path for info in bad}
+    kept = [r for r, p in zip(manifest.records, paths) if p not in bad_paths]
+    return Manifest(kept, manifest.classes, manifest.root, manifest.meta), infos
 
 
 def _resolve_cache(cache, count, size):

@@ -86,6 +86,23 @@ def test_bad_file_fails_before_the_first_epoch(synth, tmp_path):
         make_dataset(csv, "train", image_size=32)
 
 
+def test_bad_file_error_writes_the_report_it_was_given(synth, tmp_path):
+    csv, bad = _with_bad_file(synth, tmp_path)
+    report = tmp_path / "out" / "bad_files.csv"
+    with pytest.raises(BadFilesError, match="broken.png") as error:
+        make_dataset(csv, "train", image_size=32, bad_file_report=report)
+    assert f"listed in {report}" in str(error.value) and "broken.png" in report.read_text()
+
+
+def test_skip_bad_without_a_report_writes_nothing_and_names_the_files(synth, tmp_path, monkeypatch, cxr_log):
+    csv, bad = _with_bad_file(synth, tmp_path)
+    (tmp_path / "empty_cwd").mkdir()
+    monkeypatch.chdir(tmp_path / "empty_cwd")
+    ds = make_dataset(csv, "train", image_size=32, skip_bad=True)
+    assert ds.num_examples > 0 and list((tmp_path / "empty_cwd").iterdir()) == []
+    assert any("Skipping 1 unreadable" in m and str(bad) in m for m in cxr_log.warnings())
+
+
 def test_skip_bad_leaves_it_out_with_a_report(synth, tmp_path):
     csv, bad = _with_bad_file(synth, tmp_path)
     report = tmp_path / "bad.csv"

@@ -91,7 +91,8 @@ def evaluate(model, data, out_dir, *, split="test", positive_class=None, class_m
     if height != width:
         raise ValueError(f"Evaluation expects square inputs, the model takes {height}x{width}")
     dataset = make_dataset(manifest, image_size=height, channels=channels, batch_size=batch_size, shuffle=False,
-                           converter=loaded.converter, cache=None)  # one pass: nothing to reuse
+                           converter=loaded.converter, cache=None,  # one pass: nothing to reuse
+                           bad_file_report=Path(out_dir) / "bad_files.csv")  # written only if a file is bad
     probs = predict_probabilities(loaded.model, dataset, tta=tta)
     y_true = np.array([classes.index(r["label"]) for r in manifest.records])
 

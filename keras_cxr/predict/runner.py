@@ -1,54 +1,144 @@
-"""``predict``: class probabilities for image files, from any exported or Keras model."""
+"""``predict``: class probabilities for image files, from any exported or Keras model, in batches.
 
+Images are read, converted and scored a batch at a time, so memory holds one
+batch of model-sized uint8 images whatever the number of files, and the model
+(or the LiteRT interpreter) is called once per batch rather than once per
+image. :func:`iter_predictions` is the engine; :func:`predict_paths` collects
+its records for small runs and :func:`keras_cxr.predict.predict_to_csv`
+streams them to a resumable CSV for large ones.
+"""
+
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 
 from keras_cxr.data.decode import ImageDecodeError, is_image_file
-from keras_cxr.data.image_converter import exported_converter
+from keras_cxr.data.image_converter import ImageConverter, exported_converter
+
+DEFAULT_BATCH_SIZE = 32
 
 
-def _backend(model_path):
-    """(predict(uint8 batch) -> probs, classes, ImageConverter) for .tflite, SavedModel or Keras models."""
-    path = Path(model_path)
+@dataclasses.dataclass
+class Predictor:
+    """What scoring needs from any model format: uint8 batch -> probabilities, class names, file -> uint8."""
+
+    predict_uint8: object
+    classes: list
+    converter: ImageConverter
+
+
+def _saved_model_predictor(path):
+    """A SavedModel export: its signature, and the classes and preprocessing its ``labels.json`` records."""
+    import json
+
+    from keras_cxr.export.saved_model import load_saved_model_fn
+
+    labels = json.loads((path / "labels.json").read_text())
+    size = int(labels["input"]["shape"][1])
+    return Predictor(load_saved_model_fn(path), list(labels["classes"]), exported_converter(labels, size))
+
+
+def load_predictor(model):
+    """A :class:`Predictor` for a ``.tflite`` file, a SavedModel folder, a run directory or ``.keras`` file.
+
+    The ``.tflite`` branch imports neither TensorFlow nor Keras (edge installs).
+    A :class:`Predictor` passed in is returned as is, so notebooks load once.
+    """
+    if isinstance(model, Predictor):
+        return model
+    path = Path(model)
     if path.suffix == ".tflite":
         from keras_cxr.predict.litert import LiteRTModel
 
-        model = LiteRTModel(path)
-        return model.predict_uint8, model.classes, model.converter
+        lite = LiteRTModel(path)
+        classes = lite.classes or [f"class_{i}" for i in range(lite.num_classes)]
+        return Predictor(lite.predict_uint8, list(classes), lite.converter)
     if path.is_dir() and (path / "saved_model.pb").is_file():
-        import json
-
-        from keras_cxr.export.saved_model import load_saved_model_fn
-
-        labels = json.loads((path / "labels.json").read_text())
-        size = int(labels["input"]["shape"][1])
-        return load_saved_model_fn(path), labels["classes"], exported_converter(labels, size)
+        return _saved_model_predictor(path)
     from keras_cxr.models.loading import load_classifier
 
     loaded = load_classifier(path)
-    return loaded.predict_uint8, loaded.classes, loaded.converter
+    return Predictor(loaded.predict_uint8, list(loaded.classes), loaded.converter)
 
 
-def predict_paths(model_path, inputs):
-    """``[{"path", "predicted", "probabilities"} or {"path", "error"}]`` for every image in ``inputs``."""
-    predict, classes, converter = _backend(model_path)
-    paths = []
+def _manifest_paths(csv_path):
+    """The image paths a manifest CSV lists, resolved against the manifest's folder."""
+    from keras_cxr.data.manifest import load_any
+
+    manifest = load_any(csv_path)
+    return [manifest.resolve(record) for record in manifest.records]
+
+
+def collect_paths(inputs):
+    """Image paths from files, folders (recursively, sorted) and manifest ``.csv`` files, without repeats.
+
+    A missing file is kept: it becomes a per-file error row instead of stopping a long run.
+    """
+    paths, seen = [], set()
     for item in inputs:
         item = Path(item)
         if item.is_dir():
-            paths.extend(sorted(p for p in item.rglob("*") if p.is_file() and is_image_file(p)))
+            found = sorted(p for p in item.rglob("*") if p.is_file() and is_image_file(p))
+        elif item.suffix.lower() == ".csv" and item.is_file():
+            found = _manifest_paths(item)
         else:
-            paths.append(item)
-    results = []
+            found = [item]
+        for path in found:
+            if str(path) not in seen:
+                seen.add(str(path))
+                paths.append(path)
+    return paths
+
+
+def batches(items, batch_size):
+    """Consecutive slices of ``items`` of ``batch_size`` (the last one shorter)."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    for start in range(0, len(items), batch_size):
+        yield items[start:start + batch_size]
+
+
+def _read_batch(converter, paths):
+    """(uint8 images, their paths, error records): unreadable files are reported, not raised."""
+    images, good, errors = [], [], []
     for path in paths:
         try:
-            image = converter(path)
+            images.append(converter(path))
+            good.append(path)
         except ImageDecodeError as error:
-            results.append({"path": str(path), "error": error.reason})
-            continue
-        probs = np.asarray(predict(image[None]))[0]
-        names = classes or [f"class_{i}" for i in range(len(probs))]
-        results.append({"path": str(path), "predicted": names[int(probs.argmax())],
-                        "probabilities": {n: float(p) for n, p in zip(names, probs)}})
-    return results
+            errors.append({"path": str(path), "error": error.reason})
+    return images, good, errors
+
+
+def score_batch(predictor, paths):
+    """Records for one batch of paths, in input order: one model call for all readable images."""
+    images, good, errors = _read_batch(predictor.converter, paths)
+    scored = {}
+    if images:
+        probs = np.asarray(predictor.predict_uint8(np.stack(images)), np.float64)
+        for path, row in zip(good, probs):
+            scored[str(path)] = {"path": str(path), "predicted": predictor.classes[int(row.argmax())],
+                                 "probabilities": {c: float(p) for c, p in zip(predictor.classes, row)}}
+    failed = {e["path"]: e for e in errors}
+    return [scored.get(str(p)) or failed[str(p)] for p in paths]
+
+
+def iter_predictions(model, paths, batch_size=DEFAULT_BATCH_SIZE):
+    """Yield the records of each batch of ``paths`` as it is scored (bounded memory for any count)."""
+    predictor = load_predictor(model)
+    for chunk in batches(list(paths), batch_size):
+        yield score_batch(predictor, chunk)
+
+
+def predict_paths(model, inputs, batch_size=DEFAULT_BATCH_SIZE):
+    """``[{"path", "predicted", "probabilities"} or {"path", "error"}]`` for every image in ``inputs``.
+
+    ``inputs``: image files, folders and manifest CSVs. All records are kept in
+    memory: for tens of thousands of images use :func:`predict_to_csv`.
+    """
+    records = []
+    for batch in iter_predictions(model, collect_paths(inputs), batch_size):
+        records.extend(batch)
+    return records
+

@@ -1,8 +1,19 @@
-"""Pictures of explanations: one overlay per image and a gallery per folder."""
+"""Pictures of explanations: one overlay per image and a gallery per folder.
+
+Neither picture needs full resolution: an overlay panel is about 350 px wide
+and a gallery cell 270 px, so overlays draw a view of at most
+:data:`OVERLAY_PX` and galleries keep :func:`thumbnail` copies of at most
+:data:`THUMBNAIL_PX`. That is what lets ``explain`` keep 48 gallery items
+while streaming thousands of 1024 px X-rays, and it makes each overlay
+cheaper to draw. The raw ``.npy`` maps stay at the image's full size.
+"""
 
 from pathlib import Path
 
 import numpy as np
+
+OVERLAY_PX = 512  # longest side drawn in an overlay (its panels are ~350 px at 100 dpi)
+THUMBNAIL_PX = 256  # longest side kept per gallery item (a cell is 3 in at 90 dpi = 270 px)
 
 
 def _pyplot():
@@ -14,9 +25,28 @@ def _pyplot():
     return plt
 
 
+def thumbnail(image, max_side=THUMBNAIL_PX):
+    """A float [0, 1] image shrunk (aspect kept, antialiased) so its longer side is at most ``max_side``.
+
+    Always a new array, so keeping a thumbnail never keeps the full image alive.
+    """
+    from keras_cxr.data.transforms import resize
+
+    image = np.asarray(image, np.float32)
+    height, width = image.shape[:2]
+    scale = max_side / max(height, width)
+    if scale >= 1:
+        return image.copy()
+    size = (max(1, round(height * scale)), max(1, round(width * scale)))
+    return np.clip(resize(image, size), 0.0, 1.0).astype(np.float32)
+
+
 def save_overlay(image, heatmap, path, title, mask=None, alpha=0.45):
     """The X-ray beside the X-ray with the map over it (colour bar), titled with the prediction."""
     plt = _pyplot()
+    image, heatmap = thumbnail(image, OVERLAY_PX), thumbnail(heatmap, OVERLAY_PX)
+    if mask is not None:
+        mask = thumbnail(np.asarray(mask, np.float32), OVERLAY_PX)
     figure, axes = plt.subplots(1, 2, figsize=(8.4, 4.4))
     axes[0].imshow(image, cmap="gray", vmin=0, vmax=1)
     axes[0].set_title("X-ray", fontsize=9)
@@ -37,7 +67,7 @@ def save_overlay(image, heatmap, path, title, mask=None, alpha=0.45):
 
 
 def save_gallery(items, path, columns=4):
-    """A grid of (image, heatmap, caption) overlays in one PNG."""
+    """A grid of (image, heatmap, caption) overlays in one PNG (thumbnails are enough, see :func:`thumbnail`)."""
     plt = _pyplot()
     rows = max(1, int(np.ceil(len(items) / columns)))
     figure, axes = plt.subplots(rows, columns, figsize=(3 * columns, 3.2 * rows), squeeze=False)

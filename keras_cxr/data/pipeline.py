@@ -13,7 +13,10 @@ never crashes mid-epoch on a bad file: the pipeline refuses to build, listing
 the bad files, unless ``skip_bad=True``, which writes them to a report.
 """
 
+import hashlib
+import json
 import os
+from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
@@ -26,6 +29,8 @@ from keras_cxr.utils.logging import get_logger
 AUTOTUNE = tf.data.AUTOTUNE
 # cache="auto" keeps decoded uint8 images in memory up to this size, so later epochs skip decoding.
 AUTO_CACHE_BYTES = 2 * 1024**3
+# Part of every cache file's fingerprint: bump when what a cache holds changes shape or meaning.
+CACHE_FORMAT = 1
 
 
 def load_images(converter, training):
@@ -81,6 +86,49 @@ def _resolve_cache(cache, count, size):
     return None
 
 
+def cache_fingerprint(paths, labels, infos, converter, view, channels, classes):
+    """A short hash of everything that decides the cached images and labels.
+
+    Files (path, label index, size, modification time, content hash), the class list, the conversion
+    (image and load size, resize, crop, intensity policy), which view is cached (``load_size`` images
+    for random crops, or the model's centre crop) and the channels: if any of them changes, so does the
+    name of the cache file, and a stale cache is never read back as if it held this data.
+    """
+    digest = hashlib.sha256()
+    settings = {"format": CACHE_FORMAT, "converter": converter.get_config(), "view": view,
+                "channels": int(channels), "classes": list(classes)}
+    digest.update(json.dumps(settings, sort_keys=True).encode())
+    for path, label in zip(paths, labels):
+        stat = os.stat(path)
+        info = infos.get(path)
+        digest.update(f"{path}\0{label}\0{stat.st_size}\0{stat.st_mtime_ns}\0{info.sha1 if info else ''}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def cache_file(prefix, fingerprint):
+    """``PREFIX-<fingerprint>`` (inside PREFIX when it is a folder), its folder made; logs the choice.
+
+    Caches of the same prefix made from other data or settings stay on disk under their own
+    fingerprints; they are listed so their space can be reclaimed.
+    """
+    prefix = Path(os.fspath(prefix))
+    path = prefix / f"cache-{fingerprint}" if prefix.is_dir() else Path(f"{prefix}-{fingerprint}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    log = get_logger()
+    state = "reusing" if Path(f"{path}.index").is_file() else "writing"
+    log.info("tf.data cache: %s %s", state, path)
+    lockfiles = sorted(path.parent.glob(f"{path.name}_*.lockfile"))
+    if lockfiles and state == "writing":
+        log.warning("%s exists: another run is writing this cache now, or a killed run left it behind; "
+                    "if no other run uses it, delete it (TensorFlow refuses to write the cache while it exists)",
+                    lockfiles[0])
+    others = sorted(p for p in path.parent.glob(f"{path.name.rsplit('-', 1)[0]}-*.index") if p.stem != path.name)
+    if others:
+        log.info("%d other cache(s) of this prefix, made from other data or settings (delete them to free the "
+                 "disk): %s", len(others), ", ".join(str(p.with_suffix("")) for p in others))
+    return str(path)
+
+
 def make_dataset(
     source,
     split=None,
@@ -116,7 +164,9 @@ def make_dataset(
             (``evaluate`` passes the one saved with the run).
         cache: ``"auto"`` (memory when the decoded uint8 images fit in
             :data:`AUTO_CACHE_BYTES`, else none), None, ``"memory"`` or a file
-            path prefix for ``Dataset.cache``. Without a cache every epoch
+            path prefix for ``Dataset.cache``: the file is ``PREFIX-<fingerprint>``
+            (:func:`cache_fingerprint`: files, labels, sizes, settings), so changed
+            data or settings never read a stale cache. Without a cache every epoch
             decodes every file again (full-size X-rays: most of an epoch).
         deterministic: fixed order and augmentation for a given ``seed``
             (unshuffled datasets always keep the manifest's order).
@@ -135,7 +185,7 @@ def make_dataset(
         manifest = manifest.subset(split)
     if not manifest.records:
         raise ValueError(f"No images in split {split!r} of the manifest")
-    manifest, _ = check_files(manifest, skip_bad=skip_bad, report_path=bad_file_report)
+    manifest, infos = check_files(manifest, skip_bad=skip_bad, report_path=bad_file_report)
 
     paths = [str(manifest.resolve(r)) for r in manifest.records]
     labels = [manifest.label_index(r["label"]) for r in manifest.records]
@@ -156,13 +206,16 @@ def make_dataset(
                          f"the converter loads at {converter.load_size} px")
     load = load_images(converter, training=randomised)
     cache = _resolve_cache(cache, len(paths), converter.load_size if randomised else image_size)
+    if cache and cache != "memory":
+        view = "load_size" if randomised else "model"
+        cache = cache_file(cache, cache_fingerprint(paths, labels, infos, converter, view, channels, manifest.classes))
 
     dataset = tf.data.Dataset.from_tensor_slices((np.asarray(paths), np.asarray(labels, np.int32)))
     if shuffle and not cache:
         dataset = dataset.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
     dataset = dataset.map(lambda p, y: (load(p), y), num_parallel_calls=AUTOTUNE, deterministic=ordered)
     if cache:
-        dataset = dataset.cache("" if cache == "memory" else os.fspath(cache))
+        dataset = dataset.cache("" if cache == "memory" else cache)
         if shuffle:
             dataset = dataset.shuffle(min(len(paths), 20000), seed=seed, reshuffle_each_iteration=True)
     dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)

@@ -118,3 +118,43 @@ def test_empty_split_and_bad_channels(synth):
         make_dataset(synth / "split.csv", "test")
     with pytest.raises(ValueError, match="channels"):
         make_dataset(synth / "split.csv", "train", channels=2)
+
+
+def _all_images(ds):
+    return np.concatenate([x.numpy() for x, _ in ds])
+
+
+def _all_labels(ds):
+    return np.concatenate([y.numpy() for _, y in ds])
+
+
+def test_file_cache_is_keyed_on_the_input_size(synth, tmp_path, cxr_log):
+    prefix = tmp_path / "cache" / "run_val"  # what the trainer passes: data.cache + "_val"
+    prefix.parent.mkdir()
+    for size in (32, 24):
+        first = _all_images(make_dataset(synth / "split.csv", "val", image_size=size, cache=prefix))
+        again = _all_images(make_dataset(synth / "split.csv", "val", image_size=size, cache=prefix))
+        plain = _all_images(make_dataset(synth / "split.csv", "val", image_size=size, cache=None))
+        np.testing.assert_array_equal(first, plain)
+        np.testing.assert_array_equal(again, plain)
+    assert len(list((tmp_path / "cache").glob("run_val-*.index"))) == 2
+    used = [m for m in cxr_log.messages() if m.startswith("tf.data cache:")]
+    assert [m.split()[2] for m in used] == ["writing", "reusing", "writing", "reusing"]
+    assert all(str(prefix) + "-" in m for m in used)
+
+
+def test_file_cache_is_keyed_on_the_files_and_labels(tmp_path):
+    root = tmp_path / "data"
+    manifest = generate_dataset(root, per_class=1, size=32, seed=0)
+    prefix = tmp_path / "cache" / "c"
+    prefix.parent.mkdir()
+    cached = _all_images(make_dataset(manifest, image_size=32, channels=1, cache=prefix))
+    changed = manifest.resolve(manifest.records[0])
+    Image.fromarray(np.full((32, 32), 7, np.uint8)).save(changed)  # same path, new pixels
+    fresh = _all_images(make_dataset(manifest, image_size=32, channels=1, cache=prefix))
+    assert not np.array_equal(fresh[0], cached[0]) and (fresh[0] == 7 / 255).all()
+    np.testing.assert_array_equal(fresh[1:], cached[1:])
+    swapped = manifest.relabel({"COVID-19": "Normal", "Normal": "COVID-19"}, classes=manifest.classes)
+    labels = _all_labels(make_dataset(swapped, image_size=32, channels=1, cache=prefix))
+    np.testing.assert_array_equal(labels.argmax(1), [manifest.classes.index(r["label"]) for r in swapped.records])
+    assert len(list((tmp_path / "cache").glob("c-*.index"))) == 3

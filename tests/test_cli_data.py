@@ -33,6 +33,13 @@ def test_data_commands_end_to_end(tmp_path, capsys):
     assert main(["data", "preprocess", str(synth), str(tmp_path / "pre"), "--denoise", "tv", "--size", "32",
                  "--workers", "1"]) == 0
     assert "processed 24" in capsys.readouterr().out
+    # Other settings into the same folder: refused (naming the change) unless --overwrite.
+    assert main(["data", "preprocess", str(synth), str(tmp_path / "pre"), "--size", "16", "--workers", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "denoise: 'tv' -> None" in err and "size: 32 -> 16" in err and "--overwrite" in err
+    assert main(["data", "preprocess", str(synth), str(tmp_path / "pre"), "--size", "16", "--workers", "1",
+                 "--overwrite"]) == 0
+    assert "processed 24" in capsys.readouterr().out
 
 
 def test_data_check_fails_on_a_bad_file(tmp_path, capsys):

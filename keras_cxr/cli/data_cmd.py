@@ -37,6 +37,9 @@ def add_parser(parser):
     p.add_argument("--clahe", action="store_true")
     p.add_argument("--size", type=int, default=None, help="resize to SIZE x SIZE")
     p.add_argument("--workers", type=int, default=None)
+    p.add_argument("--overwrite", action="store_true",
+                   help="reprocess every file; without it a DST made with other settings (recorded in "
+                        "DST/preprocess.json) is refused, and one made with the same settings is resumed")
     p.set_defaults(_data=run_preprocess)
 
     p = sub.add_parser("synth", help="Write a synthetic 4-class CXR dataset with lesion masks.")
@@ -93,8 +96,9 @@ def run_preprocess(args):
 
     options = PreprocessOptions(denoise=args.denoise, anscombe=args.anscombe, tv_weight=args.tv_weight,
                                 clahe=args.clahe, size=args.size)
-    result = preprocess_folder(args.src, args.dst, options, workers=args.workers, progress=sys.stderr.isatty())
-    print(f"processed {result['processed']}, skipped (already done) {result['skipped']}, "
+    result = preprocess_folder(args.src, args.dst, options, workers=args.workers, progress=sys.stderr.isatty(),
+                               overwrite=args.overwrite)
+    print(f"processed {result['processed']}, skipped (already done with the same settings) {result['skipped']}, "
           f"unreadable {len(result['errors'])}")
     for path, error in result["errors"]:
         print(f"  {path}: {error}")

@@ -4,10 +4,19 @@ Decoding a full-size X-ray costs far more than a training step needs; writing
 the preprocessed images once (small 8-bit PNGs) makes every later epoch cheap.
 The output keeps the folder structure, resumes where it stopped (finished files
 are skipped) and lists unreadable files instead of stopping.
+
+The output folder records the settings that made it (``preprocess.json``). A
+run resumes only with the same source and settings; with other settings (a new
+``--size``, ``--clahe``, ``--denoise``...) it refuses, naming the differences,
+rather than leave a folder of images made two ways: write to a new folder, or
+pass ``overwrite=True`` (``--overwrite``) to reprocess every file. Each output
+is written under a temporary name and renamed into place, so a killed run
+never leaves a half-written image at an output path.
 """
 
 import csv
 import dataclasses
+import json
 import os
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -15,6 +24,12 @@ from pathlib import Path
 from keras_cxr.data import transforms
 from keras_cxr.data.decode import ImageDecodeError, is_image_file, read_image
 from keras_cxr.data.manifest import Manifest, read_manifest
+
+SETTINGS_FILE = "preprocess.json"
+ERRORS_FILE = "preprocess_errors.csv"
+# Part of the recorded settings: bump when the transforms change what the same options produce.
+PREPROCESS_FORMAT = 1
+_PARTIAL = ".partial"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,10 +68,32 @@ def _process_one(job):
         image = preprocess_image(read_image(src), options)
     except ImageDecodeError as error:
         return src, error.reason
-    tmp = dst + ".tmp.png"
-    Image.fromarray(transforms.to_uint8(image)).save(tmp)
-    os.replace(tmp, dst)  # atomic: an interrupted run never leaves half a file
+    _save_atomically(Image.fromarray(transforms.to_uint8(image)), dst)
     return src, None
+
+
+def _save_atomically(image, dst):
+    """Save a PNG under a hidden temporary name beside ``dst``, then rename it into place.
+
+    The temporary name is no image name (``.NAME.png.PID.partial``), so a run killed mid-write leaves
+    nothing that a folder layout or a resumed run would take for a finished image.
+    """
+    dst = Path(dst)
+    tmp = dst.with_name(f".{dst.name}.{os.getpid()}{_PARTIAL}")
+    try:
+        image.save(tmp, format="PNG")
+        os.replace(tmp, dst)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _remove_partial_files(dst):
+    """Delete what killed runs left under temporary names; returns how many."""
+    leftovers = [p for p in Path(dst).rglob(f".*{_PARTIAL}") if p.is_file()] if Path(dst).is_dir() else []
+    for path in leftovers:
+        path.unlink()
+    return len(leftovers)
 
 
 def _jobs(src, dst, options):
@@ -69,24 +106,81 @@ def _jobs(src, dst, options):
         yield str(path), str(target), options
 
 
-def preprocess_folder(src, dst, options=PreprocessOptions(), workers=None, progress=True):
+def settings_record(src, options):
+    """What made an output folder: the source folder, the options and the transforms' version."""
+    return {"format": PREPROCESS_FORMAT, "source": str(Path(src).resolve()), "options": dataclasses.asdict(options)}
+
+
+def _settings_differences(recorded, wanted):
+    """``["size: 64 -> 32", ...]`` between two :func:`settings_record` dicts."""
+    old = {"source": recorded.get("source"), "format": recorded.get("format"), **recorded.get("options", {})}
+    new = {"source": wanted["source"], "format": wanted["format"], **wanted["options"]}
+    return [f"{key}: {old.get(key)!r} -> {new.get(key)!r}" for key in new if old.get(key) != new.get(key)]
+
+
+def _check_settings(src, dst, options, overwrite):
+    """Refuse to resume ``dst`` with other settings (or unknown ones) unless ``overwrite``; returns the record.
+
+    Resuming skips finished files, which is right only if they were made the same way: otherwise the
+    folder would silently hold images made with two sizes or filters.
+    """
+    wanted = settings_record(src, options)
+    settings_path = dst / SETTINGS_FILE
+    if overwrite or not dst.is_dir():
+        return wanted
+    if settings_path.is_file():
+        differences = _settings_differences(json.loads(settings_path.read_text()), wanted)
+        if differences:
+            raise ValueError(
+                f"{dst} was preprocessed with other settings ({'; '.join(differences)}; recorded in "
+                f"{settings_path}). Resuming would mix images made two ways: write to a new folder, or pass "
+                "--overwrite (overwrite=True) to reprocess every file with the new settings.")
+    elif next(dst.rglob("*.png"), None) is not None:
+        raise ValueError(
+            f"{dst} already holds PNG files but no {SETTINGS_FILE} saying how they were made, so they cannot be "
+            "resumed safely: write to a new folder, or pass --overwrite (overwrite=True) to reprocess every file.")
+    return wanted
+
+
+def _write_settings(dst, record):
+    """Record the settings before any image is written, so even an interrupted folder says how it was made."""
+    dst.mkdir(parents=True, exist_ok=True)
+    tmp = dst / f".{SETTINGS_FILE}{_PARTIAL}"
+    tmp.write_text(json.dumps(record, indent=2) + "\n")
+    os.replace(tmp, dst / SETTINGS_FILE)
+
+
+def preprocess_folder(src, dst, options=PreprocessOptions(), workers=None, progress=True, overwrite=False):
     """Preprocess every image below ``src`` into ``dst``; returns a summary dict.
 
-    Files already in ``dst`` (same relative path, ``.png``) and newer than their
-    source are skipped, so an interrupted run resumes. Unreadable files are
-    listed in ``dst/preprocess_errors.csv``.
+    Files already in ``dst`` (same relative path, ``.png``) and newer than their source are skipped,
+    so an interrupted run resumes, but only when ``dst/preprocess.json`` records the same source and
+    options: other settings raise ``ValueError`` naming the differences, unless ``overwrite``, which
+    reprocesses every file. Unreadable files are listed in ``dst/preprocess_errors.csv``.
     """
     src, dst = Path(src), Path(dst)
     if not src.is_dir():
         raise FileNotFoundError(f"Source folder not found: {src}")
+    record = _check_settings(src, dst, options, overwrite)
+    _write_settings(dst, record)
+    _remove_partial_files(dst)
     todo, skipped = [], 0
     for job in _jobs(src, dst, options):
         target = Path(job[1])
-        if target.is_file() and target.stat().st_mtime >= Path(job[0]).stat().st_mtime:
+        if not overwrite and target.is_file() and target.stat().st_mtime >= Path(job[0]).stat().st_mtime:
             skipped += 1
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
         todo.append(job)
+    errors = _run_jobs(todo, workers, progress)
+    _write_errors(dst, errors)
+    if (src / "manifest.csv").is_file():
+        _write_preprocessed_manifest(src, dst)
+    return {"processed": len(todo) - len(errors), "skipped": skipped, "errors": errors}
+
+
+def _run_jobs(todo, workers, progress):
+    """Process ``todo`` on ``workers`` processes; returns ``[(source path, reason)]`` of unreadable files."""
     errors = []
     workers = workers or os.cpu_count() or 1
     iterator = map(_process_one, todo) if workers == 1 else None
@@ -99,14 +193,19 @@ def preprocess_folder(src, dst, options=PreprocessOptions(), workers=None, progr
         for src_path, error in results:
             if error:
                 errors.append((src_path, error))
-    if errors:
-        with open(dst / "preprocess_errors.csv", "w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["path", "error"])
-            writer.writerows(errors)
-    if (src / "manifest.csv").is_file():
-        _write_preprocessed_manifest(src, dst)
-    return {"processed": len(todo) - len(errors), "skipped": skipped, "errors": errors}
+    return errors
+
+
+def _write_errors(dst, errors):
+    """``preprocess_errors.csv`` for this run's unreadable files; an earlier run's list is removed."""
+    path = dst / ERRORS_FILE
+    if not errors:
+        path.unlink(missing_ok=True)
+        return
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["path", "error"])
+        writer.writerows(errors)
 
 
 def _write_preprocessed_manifest(src, dst):

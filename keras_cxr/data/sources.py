@@ -47,9 +47,14 @@ def _class_folder_files(class_dir):
     return [p for p in files if is_image_file(p)], [p for p in files if not is_image_file(p)]
 
 
+# Files keras-cxr itself writes at the top of a dataset folder (`data preprocess`, `data check --out`): not data.
+OWN_FILES = ("preprocess.json", "preprocess_errors.csv", "check.txt", "bad_files.csv")
+
+
 def _outside_class_folders(root):
-    """Files directly in ``root`` and hidden folders (``.git``, ``.ipynb_checkpoints``): not any class's images."""
-    return sorted(p for p in root.iterdir() if p.is_file() or (p.is_dir() and p.name.startswith(".")))
+    """Files directly in ``root`` (but keras-cxr's own) and hidden folders: not any class's images."""
+    return sorted(p for p in root.iterdir()
+                  if (p.is_file() and p.name not in OWN_FILES) or (p.is_dir() and p.name.startswith(".")))
 
 
 def _report_skipped(root, skipped, meta):

@@ -91,7 +91,7 @@ def test_output_directory_with_a_different_run_is_refused(synth, tmp_path, capsy
     assert main(base) == 0
     capsys.readouterr()
     assert main(base + ["training.batch_size=4"]) == 2
-    assert "holds a different run" in capsys.readouterr().err
+    assert "training.batch_size: 6 -> 4" in capsys.readouterr().err
     assert main(base + ["training.batch_size=4", "--overwrite"]) == 0
     other = tmp_path / "other"
     other.mkdir()

@@ -56,9 +56,11 @@ def main(argv=None):
     if not getattr(args, "command", None):
         parser.print_help()
         return 0
+    from keras_cxr.errors import KerasCxrError
+
     try:
         return args._run(args) or 0
-    except (ValueError, FileNotFoundError) as error:  # ConfigError, RunDirectoryError, bad data ...
+    except (ValueError, FileNotFoundError, KerasCxrError) as error:  # ConfigError, RunDirectoryError, bad data ...
         print(f"keras-cxr {args.command}: error: {error}", file=sys.stderr)
         return 2
 

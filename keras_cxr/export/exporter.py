@@ -1,7 +1,6 @@
 """``export``: a trained classifier -> SavedModel or TFLite, with labels and a parity report."""
 
 import json
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -9,6 +8,7 @@ import numpy as np
 
 from keras_cxr.export import parity as parity_module
 from keras_cxr.export.edge_graph import build_edge_model
+from keras_cxr.utils.outputs import replacing_dir, write_bytes_atomic, write_text_atomic
 
 FORMATS = ("saved_model", "tflite")
 # Exports that must reproduce the Keras model's top-1 decision exactly.
@@ -16,7 +16,7 @@ STRICT = ("none", "float16")
 
 
 class ExportError(RuntimeError):
-    """An export that failed its parity check (the file is removed)."""
+    """An export that failed its parity check (nothing is written to the destination)."""
 
 
 def calibration_images(source, converter, limit=100, seed=0):
@@ -50,9 +50,11 @@ def export_model(model, out, format="tflite", quantize="none", calibration_data=
 
     Writes ``labels.json`` beside the model (inside the SavedModel folder) and
     ``export_report.json`` (parity figures). float32/float16 exports whose top-1
-    decisions differ from Keras on any parity image fail with ExportError.
+    decisions differ from Keras on any parity image fail with ExportError. The
+    export is built under a temporary name and renamed into place after its
+    parity check: the destination holds the old export or the new one, never
+    half of one, and an existing folder is replaced only if keras_cxr wrote it.
     """
-    from keras_cxr.export.saved_model import export_saved_model, load_saved_model_fn
     from keras_cxr.models.loading import LoadedModel, load_classifier
 
     if format not in FORMATS:
@@ -77,40 +79,53 @@ def export_model(model, out, format="tflite", quantize="none", calibration_data=
                                        "the graph"},
               "preprocessing": converter.get_config(),
               "output": {"name": "probabilities", "dtype": "float32", "shape": [None, len(loaded.classes)]}}
-    if format == "saved_model":
-        if out.exists():
-            shutil.rmtree(out)
-        export_saved_model(edge, out)
-        exported = load_saved_model_fn(out)(check)
-        labels_path = out / "labels.json"
-        size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
-    else:
-        from keras_cxr.export.tflite import convert
-        from keras_cxr.predict.litert import LiteRTModel
-
-        with tempfile.TemporaryDirectory() as tmp:
-            export_saved_model(edge, Path(tmp) / "saved_model")
-            flatbuffer = convert(Path(tmp) / "saved_model", quantize, representative_images=images, model=edge)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_bytes(flatbuffer)
-        exported = LiteRTModel(out).predict_uint8(check)
-        labels_path = out.parent / "labels.json"
-        size = out.stat().st_size
-    labels_path.write_text(json.dumps(labels, indent=2) + "\n")
-    figures = parity_module.parity(reference, exported)
     report = {"model": loaded.name, "source": str(loaded.path), "format": format, "quantize": quantize,
-              "path": str(out), "labels": str(labels_path), "size_bytes": int(size),
-              "calibration_data": str(calibration_data) if calibration_data else "synthetic",
-              "parity": figures, "passed": True}
-    if quantize in STRICT and figures["top1_agreement"] < 1.0:
-        report["passed"] = False
-    report_path = (out if format == "saved_model" else out.parent) / "export_report.json"
-    report_path.write_text(json.dumps(report, indent=2) + "\n")
-    if not report["passed"]:
-        if out.is_dir():
-            shutil.rmtree(out)
-        else:
-            out.unlink(missing_ok=True)
-        raise ExportError(f"{format}/{quantize} export disagrees with Keras on top-1 for "
-                          f"{1 - figures['top1_agreement']:.1%} of {figures['images']} images; removed {out}")
+              "path": str(out), "calibration_data": str(calibration_data) if calibration_data else "synthetic"}
+    write = _write_saved_model if format == "saved_model" else _write_tflite
+    return write(edge, out, quantize, images, check, reference, labels, report)
+
+
+def _checked_report(report, reference, exported, size):
+    """Parity figures; raises ExportError (before anything reaches the destination) when a strict export disagrees."""
+    figures = parity_module.parity(reference, exported)
+    report.update(size_bytes=int(size), parity=figures, passed=True)
+    if report["quantize"] in STRICT and figures["top1_agreement"] < 1.0:
+        raise ExportError(f"{report['format']}/{report['quantize']} export disagrees with Keras on top-1 for "
+                          f"{1 - figures['top1_agreement']:.1%} of {figures['images']} images; "
+                          f"nothing was written to {report['path']}")
+    return report
+
+
+def _write_saved_model(edge, out, quantize, images, check, reference, labels, report):
+    """Build the SavedModel under a temporary name and swap it in only after its parity check passed."""
+    from keras_cxr.export.saved_model import export_saved_model, load_saved_model_fn
+
+    with replacing_dir(out, "saved_model") as tmp:
+        export_saved_model(edge, tmp)
+        size = sum(p.stat().st_size for p in tmp.rglob("*") if p.is_file())
+        report = _checked_report(report, reference, load_saved_model_fn(tmp)(check), size)
+        report["labels"] = str(out / "labels.json")
+        (tmp / "labels.json").write_text(json.dumps(labels, indent=2) + "\n")
+        (tmp / "export_report.json").write_text(json.dumps(report, indent=2) + "\n")
+    return report
+
+
+def _write_tflite(edge, out, quantize, images, check, reference, labels, report):
+    """Convert into a temporary file, check parity on it, then rename it (and labels.json) into place."""
+    from keras_cxr.export.saved_model import export_saved_model
+    from keras_cxr.export.tflite import convert
+    from keras_cxr.predict.litert import LiteRTModel
+
+    if out.is_dir():
+        raise ValueError(f"--out {out} is a directory; a TFLite export is a file (e.g. {out / 'model.tflite'})")
+    with tempfile.TemporaryDirectory() as tmp:
+        export_saved_model(edge, Path(tmp) / "saved_model")
+        flatbuffer = convert(Path(tmp) / "saved_model", quantize, representative_images=images, model=edge)
+        candidate = Path(tmp) / "model.tflite"
+        candidate.write_bytes(flatbuffer)
+        report = _checked_report(report, reference, LiteRTModel(candidate).predict_uint8(check), len(flatbuffer))
+    report["labels"] = str(out.parent / "labels.json")
+    write_bytes_atomic(out, flatbuffer)
+    write_text_atomic(out.parent / "labels.json", json.dumps(labels, indent=2) + "\n")
+    write_text_atomic(out.parent / "export_report.json", json.dumps(report, indent=2) + "\n")
     return report

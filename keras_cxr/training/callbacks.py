@@ -7,6 +7,10 @@ the best model are written to temporary files and renamed into place; then
 replaced. ``state.json`` is the commit point: a process killed at any moment,
 even by SIGKILL, leaves either the previous epoch's state or this one's, never
 a half-written file, and a resumed run logs every epoch exactly once.
+
+A batch whose loss is NaN or infinite stops training at once, and the epoch it
+belongs to is not committed: the weights are already ruined, so the last good
+checkpoint and best model stay as they were (``nonfinite`` says where it happened).
 """
 
 import json
@@ -60,10 +64,26 @@ class RunCheckpoint(keras.callbacks.Callback):
         self.monitor = monitor
         self.mode = "min" if "loss" in monitor else "max"
         self.title = title
+        self.nonfinite = None  # (epoch, batch or None) of the first non-finite loss
+        self._epoch = 0
         (self.run_dir / CHECKPOINT_DIR).mkdir(parents=True, exist_ok=True)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = int(epoch)
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and self.nonfinite is None and not np.isfinite(float(loss)):
+            self.nonfinite = (self._epoch, int(batch))
+            self.model.stop_training = True
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs if logs is not None else {}
+        if self.nonfinite is None and not np.isfinite(float(logs.get("loss", 0.0))):
+            self.nonfinite = (int(epoch), None)
+        if self.nonfinite is not None:
+            self.model.stop_training = True
+            return  # nothing of this epoch is committed
         logs["learning_rate"] = current_learning_rate(self.model.optimizer)
         row = {"epoch": int(epoch), **{k: float(v) for k, v in logs.items()}}
         value = row.get(self.monitor)

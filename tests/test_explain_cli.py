@@ -15,12 +15,13 @@ def test_explain_writes_overlays_maps_gallery_and_pointing_game(tmp_path, capsys
                  "model.name=vgg80_multibranch", "model.input_size=32", "training.batch_size=4"]) == 0
     (data / "images" / "Normal" / "broken.png").write_bytes(b"")
     code = main(["explain", "--model", str(tmp_path / "run"), "--method", "gradcam,lime", "--lime-samples", "30",
-                 "--masks", str(data / "masks"), "--out", str(tmp_path / "ex"), str(data / "images")])
+                 "--batch-size", "5", "--masks", str(data / "masks"), "--out", str(tmp_path / "ex"), str(data / "images")])
     assert code == 1  # the broken file is reported, the rest explained
     out = capsys.readouterr().out
     assert "skipped" in out and "broken.png" in out and "pointing-game hit rate" in out
     summary = json.loads((tmp_path / "ex" / "summary.json").read_text())
     assert summary["images"] == 12 and len(summary["explanations"]) == 24
+    assert [r["method"] for r in summary["explanations"]] == ["gradcam"] * 12 + ["lime"] * 12  # grouped by method
     assert set(summary["pointing_game"]) == {"gradcam", "lime"}
     assert summary["pointing_game"]["gradcam"]["images"] == 9  # normal images have no lesion
     for record in summary["explanations"]:

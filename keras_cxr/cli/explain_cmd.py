@@ -13,6 +13,8 @@ def add_parser(parser):
     parser.add_argument("--lime-samples", type=int, default=300)
     parser.add_argument("--lime-segmentation", default="slic", choices=["slic", "quickshift", "felzenszwalb"])
     parser.add_argument("--scorecam-max-n", type=int, default=32)
+    parser.add_argument("--batch-size", type=int, default=8,
+                        help="images read and explained at a time; memory holds one batch of full-size images")
     parser.add_argument("--out", required=True)
     parser.add_argument("inputs", nargs="+", help="images and/or folders")
 
@@ -26,7 +28,8 @@ def run(args):
         raise ValueError(f"Unknown method(s) {unknown}. Valid choices: {list(METHODS)}")
     summary = explain_paths(args.model, args.inputs, args.out, methods=methods, class_name=args.class_name,
                             layer=args.layer, masks=args.masks, lime_samples=args.lime_samples,
-                            lime_segmentation=args.lime_segmentation, scorecam_max_n=args.scorecam_max_n)
+                            lime_segmentation=args.lime_segmentation, scorecam_max_n=args.scorecam_max_n,
+                            batch_size=args.batch_size)
     print(f"Explained {summary['images']} image(s) with {', '.join(methods)} -> {args.out}")
     for error in summary["errors"]:
         print(f"  skipped {error['path']}: {error['error']}")

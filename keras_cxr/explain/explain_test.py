@@ -67,3 +67,45 @@ def test_pointing_game_on_a_hand_made_map_and_mask():
                                   {"method": "gradcam", "hit": False, "energy_inside": 0.2, "mask_share": 0.1}])
     assert summary["gradcam"] == pytest.approx({"images": 2, "hit_rate": 0.5, "energy_inside": 0.4,
                                                 "mask_share": 0.1})
+
+
+def test_explain_paths_streams_batches_and_keeps_only_gallery_thumbnails(small_model, tmp_path, monkeypatch):
+    """Full-size images live one batch at a time; the gallery keeps a few small thumbnails, not the images."""
+    import weakref
+
+    from PIL import Image
+
+    from keras_cxr.explain import runner
+    from keras_cxr.explain.overlay import THUMBNAIL_PX
+    from keras_cxr.models.loading import LoadedModel
+
+    folder = tmp_path / "xrays"
+    folder.mkdir()
+    rng = np.random.default_rng(2)
+    for i in range(7):
+        Image.fromarray(rng.integers(0, 256, (300, 400), dtype=np.uint8)).save(folder / f"x{i}.png")
+    read_image, live, peak = runner.read_image, [], [0]
+
+    def tracked_read(path):
+        image = read_image(path)
+        live.append(weakref.ref(image))
+        peak[0] = max(peak[0], sum(ref() is not None for ref in live))
+        return image
+
+    gallery_items, save_gallery = [], runner.save_gallery
+
+    def recorded_gallery(items, path):
+        gallery_items.extend(items)
+        return save_gallery(items, path)
+
+    monkeypatch.setattr(runner, "read_image", tracked_read)
+    monkeypatch.setattr(runner, "save_gallery", recorded_gallery)
+    monkeypatch.setattr(runner, "GALLERY_ITEMS", 3)
+    loaded = LoadedModel(small_model, ["a", "b", "c"], "small", tmp_path / "model.keras")
+    summary = runner.explain_paths(loaded, [folder], tmp_path / "out", batch_size=2, progress=False)
+    assert summary["images"] == 7 and len(summary["explanations"]) == 7
+    assert peak[0] <= 2  # one batch of full-size images at a time (all 7 when read up front)
+    assert np.load(summary["explanations"][0]["map"]).shape == (300, 400)  # raw maps stay full size
+    assert len(gallery_items) == 3 and (tmp_path / "out" / "gallery_gradcam.png").is_file()
+    for image, heatmap, _ in gallery_items:
+        assert image.shape == heatmap.shape == (THUMBNAIL_PX * 3 // 4, THUMBNAIL_PX)

@@ -169,7 +169,7 @@ def generate_dataset(out_dir, per_class=50, size=256, seed=0, classes=CLASSES, i
     """
     from PIL import Image
 
-    out_dir = Path(out_dir)
+    out_dir = Path(out_dir).absolute()  # rows name their files from here: a relative out_dir would be joined twice
     if per_class < 1:
         raise ValueError(f"per_class must be at least 1, got {per_class}")
     if size < 32:
@@ -193,11 +193,12 @@ def generate_dataset(out_dir, per_class=50, size=256, seed=0, classes=CLASSES, i
                 Image.fromarray(mask.astype(np.uint8) * 255).save(mask_dir / name)
                 records.append(
                     {
-                        "path": str(image_dir / name),
+                        # Relative to the dataset folder (the manifest's root), whatever the working directory.
+                        "path": str((image_dir / name).relative_to(out_dir)),
                         "label": label,
                         "patient_id": patient_id,
                         "source": "synthetic",
-                        "mask_path": str(mask_dir / name),
+                        "mask_path": str((mask_dir / name).relative_to(out_dir)),
                     }
                 )
                 made += 1

@@ -54,3 +54,13 @@ def test_bacterial_consolidation_is_one_sided():
     for seed in range(5):
         _, mask = synthetic_cxr(L.BACTERIAL, size=128, seed=seed)
         assert mask[:, :64].any() != mask[:, 64:].any()
+
+
+def test_a_relative_out_dir_gives_a_manifest_that_finds_its_files(tmp_path, monkeypatch):
+    from keras_cxr.data import read_manifest
+
+    monkeypatch.chdir(tmp_path)
+    manifest = generate_dataset("rel", per_class=1, size=32, seed=0)
+    back = read_manifest("rel/manifest.csv")
+    assert all(manifest.resolve(r).is_file() for r in manifest.records)
+    assert all(back.resolve(r).is_file() and back.resolve(r["mask_path"]).is_file() for r in back.records)

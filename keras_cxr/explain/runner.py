@@ -79,7 +79,7 @@ def read_batches(paths, batch_size, on_error):
 
 
 def _pointing_score(heatmap, mask_path, shape):
-    """Pointing-game scores of a full-size map against a lesion mask file, or None for an empty mask."""
+    """``(mask, scores)`` of a full-size map against a lesion mask file; scores are None for an empty mask."""
     mask = read_image(mask_path) > 0.5
     if mask.shape != shape:
         mask = resize_map(mask.astype(np.float32), shape) > 0.5

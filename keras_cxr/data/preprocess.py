@@ -24,6 +24,7 @@ from pathlib import Path
 from keras_cxr.data import transforms
 from keras_cxr.data.decode import ImageDecodeError, is_image_file, read_image
 from keras_cxr.data.manifest import Manifest, read_manifest
+from keras_cxr.utils.logging import get_logger
 
 SETTINGS_FILE = "preprocess.json"
 ERRORS_FILE = "preprocess_errors.csv"
@@ -163,7 +164,9 @@ def preprocess_folder(src, dst, options=PreprocessOptions(), workers=None, progr
         raise FileNotFoundError(f"Source folder not found: {src}")
     record = _check_settings(src, dst, options, overwrite)
     _write_settings(dst, record)
-    _remove_partial_files(dst)
+    removed = _remove_partial_files(dst)
+    if removed:
+        get_logger().info("%s: removed %d partial file(s) an interrupted run left behind", dst, removed)
     todo, skipped = [], 0
     for job in _jobs(src, dst, options):
         target = Path(job[1])

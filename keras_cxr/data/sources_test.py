@@ -120,7 +120,8 @@ def test_unknown_layout():
 
 def test_rows_without_patient_id_warn_once_that_the_split_is_image_level(tmp_path, cxr_log):
     _touch(tmp_path / "a.png"), _touch(tmp_path / "b.png"), _touch(tmp_path / "c.png")
-    (tmp_path / "m.csv").write_text("path,label,patient_id,source\na.png,Normal,,x\nb.png,Normal,,x\nc.png,Normal,p1,x\n")
+    rows = ["path,label,patient_id,source", "a.png,Normal,,x", "b.png,Normal,,x", "c.png,Normal,p1,x"]
+    (tmp_path / "m.csv").write_text("\n".join(rows) + "\n")
     manifest = read_manifest(tmp_path / "m.csv")
     warnings = [m for m in cxr_log.warnings() if "patient_id" in m]
     assert len(warnings) == 1 and "2 of 3 row(s)" in warnings[0] and "image-level" in warnings[0]

@@ -46,8 +46,8 @@ def test_two_epoch_run_writes_every_artifact(synth, tmp_path, capsys):
     assert [row["epoch"] for row in history] == ["0", "1"]
     assert {"loss", "accuracy", "val_loss", "val_accuracy", "learning_rate"} <= set(history[0])
     assert float(history[0]["learning_rate"]) != float(history[1]["learning_rate"])
-    assert json.loads((run / "classes.json").read_text()) == [
-        "COVID-19", "Bacterial Pneumonia", "Viral Pneumonia", "Normal"]
+    assert json.loads((run / "classes.json").read_text()) == {
+        "classes": ["COVID-19", "Bacterial Pneumonia", "Viral Pneumonia", "Normal"], "merged": {}}
     versions = json.loads((run / "versions.json").read_text())
     assert versions["keras"].startswith("3.") and "tensorflow" in versions
     split = read_manifest(run / "split.csv")
@@ -103,9 +103,11 @@ def test_output_directory_with_a_different_run_is_refused(synth, tmp_path, capsy
 
 def test_clear_early_errors(synth, tmp_path, capsys):
     args = ["train", "--data", str(synth / "manifest.csv"), "--epochs", "1", *TINY]
-    assert main(args + ["--out", str(tmp_path / "a"), "data.classes=[COVID-19, Normal, Pneumonia]"]) == 2
+    assert main(args + ["--out", str(tmp_path / "a"), "data.classes=[COVID-19, Normal, Lung Opacity]",
+                        "training.class_weight={Lung Opacity: 2}"]) == 2
     err = capsys.readouterr().err
-    assert "do not match" in err and "Pneumonia" in err and "Viral Pneumonia" in err
+    assert "do not match" in err and "Lung Opacity" in err and "Viral Pneumonia" in err
+    assert "data.classes=null training.class_weight=balanced" in err
     assert main(args + ["--out", str(tmp_path / "b"), "model.name=inception_v3"]) == 2
     assert "at least 75" in capsys.readouterr().err
     assert main(args + ["--out", str(tmp_path / "c"), "data.val_fraction=0.0"]) == 2

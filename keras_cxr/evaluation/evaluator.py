@@ -33,16 +33,29 @@ def read_class_map(path):
 
 
 def align_classes(manifest, model_classes, class_map=None):
-    """Rename the data's labels to the model's classes; unknown labels are an error listing both sets."""
+    """Rename the data's labels to the model's classes; unknown labels are an error listing both sets.
+
+    Without ``class_map``, finer data classes merge into a model's broader class through the
+    label vocabulary (bacterial/viral pneumonia -> Pneumonia for a Zhong 2020 model), as in training.
+    """
+    from keras_cxr.data.labels import class_mapping
+
     if class_map:
         manifest = manifest.relabel(class_map)
     data_classes = sorted({r["label"] for r in manifest.records})
-    unknown = [c for c in data_classes if c not in model_classes]
+    mapping, unknown = class_mapping(data_classes, list(model_classes))
     if unknown:
         raise ValueError(
             f"The data's classes {data_classes} do not match the model's classes {list(model_classes)} "
             f"({unknown} unknown to the model). Map them with --class-map (data label -> model class)"
         )
+    merged = {old: new for old, new in mapping.items() if old != new}
+    if merged:
+        from keras_cxr.utils.logging import get_logger
+
+        get_logger().info("Scoring the data's classes as the model's: %s",
+                          ", ".join(f"{old} -> {new}" for old, new in merged.items()))
+        manifest = manifest.relabel(merged)
     return Manifest(manifest.records, list(model_classes), manifest.root, manifest.meta)
 
 

@@ -42,6 +42,15 @@ class LoadedModel:
         return self.model.predict(x, verbose=0, batch_size=32)
 
 
+def read_classes(path):
+    """The class names of a ``classes.json``: a list, or ``{"classes": [...], "merged": {...}}`` as runs write it."""
+    saved = json.loads(Path(path).read_text())
+    classes = saved.get("classes") if isinstance(saved, dict) else saved
+    if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
+        raise ValueError(f"{path}: expected a list of class names or {{\"classes\": [...]}}")
+    return classes
+
+
 def load_classifier(path, classes=None):
     """``path``: run directory or ``.keras`` file. ``classes`` overrides the saved names."""
     from keras_cxr.models import load_model
@@ -60,7 +69,7 @@ def load_classifier(path, classes=None):
     model = load_model(model_path)
     if classes is None:
         saved = model_path.parent / "classes.json"
-        classes = json.loads(saved.read_text()) if saved.is_file() else None
+        classes = read_classes(saved) if saved.is_file() else None
     outputs = int(model.output_shape[-1])
     if classes is None:
         classes = [f"class_{i}" for i in range(outputs)]

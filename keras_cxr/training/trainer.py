@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from keras_cxr.data.manifest import Manifest, format_counts, load_any
+from keras_cxr.data.manifest import format_counts, load_any
 from keras_cxr.data.splits import split_manifest
 from keras_cxr.errors import TrainingError
 from keras_cxr.training import recipe, runtime
@@ -113,9 +113,15 @@ def _prepare_run_dir(run_dir, config):
 
 
 def _prepare_split(data, config, run_dir):
-    """The split manifest of this run: the saved one when resuming, else made and saved."""
+    """The split manifest of this run: the saved one when resuming, else made and saved.
+
+    A recipe whose data.classes are broader than the data's (Zhong 2020's Pneumonia over
+    bacterial and viral pneumonia) gets the data merged through the label vocabulary;
+    the merge is logged and recorded in ``classes.json`` (``"merged"``).
+    """
+    from keras_cxr.data.labels import align_classes
+
     saved = Path(run_dir) / "split.csv"
-    wanted = config["data"]["classes"]
     if saved.is_file():
         manifest = load_any(saved)
     else:
@@ -123,13 +129,8 @@ def _prepare_split(data, config, run_dir):
         if not manifest.has_splits():
             d = config["data"]
             manifest = split_manifest(manifest, val=d["val_fraction"], test=d["test_fraction"], seed=d["split_seed"])
-    if wanted is not None:
-        if set(wanted) != set(manifest.classes):
-            raise ValueError(
-                f"The data's classes {manifest.classes} do not match the config's data.classes {wanted}. "
-                "Relabel the data (keras-cxr data manifest --relabel) or set data.classes"
-            )
-        manifest = Manifest(manifest.records, list(wanted), manifest.root, manifest.meta)
+    manifest, merged = align_classes(manifest, config["data"]["classes"], config["training"]["class_weight"])
+    manifest.meta["merged_classes"] = merged or manifest.meta.get("merged_classes", {})
     if not saved.is_file():
         manifest.write(saved)
     for split in ("train", "val"):
@@ -190,7 +191,7 @@ def _train_in(run_dir, config, data, state, verbose):
         log.info("Class weights: %s", {classes[i]: round(w, 4) for i, w in weights.items()})
     state = state or {"epoch": 0, "history": [], "best_value": None, "best_epoch": None}
     state["fingerprint"] = fingerprint(config)
-    _write_run_files(run_dir, classes, train_ds.converter)
+    _write_run_files(run_dir, classes, manifest.meta.get("merged_classes", {}), train_ds.converter)
     if state["epoch"] < t["epochs"]:
         _fit(model, train_ds, val_ds, weights, config, run_dir, state, verbose)
     else:
@@ -261,8 +262,9 @@ def _initialize_from(model, spec, source, run_dir):
     write_text_atomic(run_dir / "init_from.json", json.dumps(record, indent=2) + "\n")
 
 
-def _write_run_files(run_dir, classes, converter):
-    write_text_atomic(run_dir / "classes.json", json.dumps(classes, indent=2) + "\n")
+def _write_run_files(run_dir, classes, merged, converter):
+    """classes.json: the output order, and which data classes were merged into which (``{}``: none)."""
+    write_text_atomic(run_dir / "classes.json", json.dumps({"classes": classes, "merged": merged}, indent=2) + "\n")
     converter.save(run_dir)
     write_text_atomic(run_dir / "versions.json", json.dumps(runtime.environment_versions(), indent=2) + "\n")
 

@@ -42,6 +42,16 @@ def _step(number, total, text, log):
     log(f"[{number}/{total}] {text}")
 
 
+def _demo_dir(out):
+    """The demo writes many files: only into a new/empty folder or one an earlier demo made."""
+    from keras_cxr.utils.outputs import is_marked, mark_output_dir
+
+    out = Path(out)
+    if out.is_dir() and any(out.iterdir()) and not is_marked(out):
+        raise ValueError(f"--out {out} is not empty and was not written by keras-cxr demo; choose a new folder")
+    return mark_output_dir(out, "demo")
+
+
 def run_demo(out, model=None, input_size=None, per_class=None, source_size=None, epochs=None, batch_size=None,
              explain_images=None, seed=None, log=print):
     """Run the demo into ``out``; returns a summary dict (also in ``out/demo_summary.json``)."""
@@ -58,8 +68,7 @@ def run_demo(out, model=None, input_size=None, per_class=None, source_size=None,
             o[key] = value
     if o["model"] != "vgg80_multibranch" and input_size is None:
         o["input_size"] = 64
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = _demo_dir(out)
     started = time.perf_counter()
     timings = {}
 

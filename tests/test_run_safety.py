@@ -162,3 +162,11 @@ def test_saved_model_export_replaces_only_its_own_folder(trained, tmp_path, caps
     assert main(args[:-1] + [str(fresh)]) == 0  # its own export: replaced in one rename
     assert (fresh / "saved_model.pb").stat().st_ino != first
     assert sorted(p.name for p in tmp_path.iterdir()) == ["exported", "fresh"]  # no temporary left behind
+
+
+def test_demo_refuses_a_folder_it_did_not_write(tmp_path, capsys):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "mine.png").write_bytes(b"not the demo's")
+    assert main(["demo", "--out", str(tmp_path)]) == 2
+    assert "was not written by keras-cxr demo" in capsys.readouterr().err
+    assert (tmp_path / "data" / "mine.png").read_bytes() == b"not the demo's"

@@ -104,13 +104,17 @@ def test_preprocess_never_leaves_a_partial_image(tmp_path):
     from keras_cxr.data.decode import read_image
 
     source = tmp_path / "src"
-    generate_dataset(source, per_class=25, size=384, seed=1)
+    generate_dataset(source, per_class=25, size=384, seed=1)  # 100 images
     out = tmp_path / "pre"
     command = _cli("data", "preprocess", source / "images", out, "--denoise", "tv", "--clahe", "--workers", 1)
     rng = random.Random(1)
     kills = 0
-    for _ in range(KILLS):
-        kills += _kill_when(command, _after(rng.uniform(1.0, 5.0)))
+    for i in range(KILLS):
+        # After a few more finished images, or while an image is being written under its temporary name.
+        done = len(list(out.rglob("*.png")))
+        trigger = (_writing(out, ".*.partial") if i % 2 else
+                   (lambda n=done + rng.randint(1, 6): len(list(out.rglob("*.png"))) >= n))
+        kills += _kill_when(command, trigger)
         for path in out.rglob("*.png"):
             read_image(path)  # every file at a destination name is whole
     assert kills >= KILLS // 2, f"only {kills} of {KILLS} runs were killed before finishing"

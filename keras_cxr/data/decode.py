@@ -23,6 +23,16 @@ the same brightness in every image of a scanner.
   pydicom's ``apply_voi_lut`` defines it.
 - Floating-point images already in [0, 1] are kept; others are min-max
   stretched (no bit depth to refer to).
+
+What is refused (:class:`ImageDecodeError`, naming the file and the reason)
+besides unreadable bytes: a DICOM without pixel data, or compressed with a
+transfer syntax no installed pydicom plugin decodes (the plugins to install
+are named); an image larger than Pillow's decompression-bomb limit
+(``PIL.Image.MAX_IMAGE_PIXELS``, checked from the header before any pixel is
+decoded: raise the limit for a genuine giant image); and an image with a side
+under :data:`MIN_IMAGE_SIDE` pixels, which decodes but holds no radiograph (a
+1x1 tracking pixel or a broken export would otherwise be stretched into a
+flat grey image and scored or trained on as if it were an X-ray).
 """
 
 import os
@@ -33,6 +43,8 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".dcm", ".
 DICOM_EXTENSIONS = (".dcm", ".dicom")
 # Depths detectors store; a deeper integer image is read as the smallest that holds its maximum.
 STORED_BIT_DEPTHS = (8, 10, 12, 14, 16)
+# Smaller images are refused: no anatomy survives at this size (28 px MedMNIST-style thumbnails still pass).
+MIN_IMAGE_SIDE = 8
 
 
 class ImageDecodeError(ValueError):
@@ -103,16 +115,50 @@ def _dicom_output_range(dataset, voi_lut_sequence):
     return low, high
 
 
-def read_dicom(path):
-    """DICOM -> float32 [0, 1]: modality LUT, VOI LUT or window, stored-range scaling, MONOCHROME1 inverted."""
+def _dicom_pixels(path):
+    """(dataset, pixel array) of a DICOM file; a missing pixel element or decoder is named, on one line."""
     import pydicom
-    from pydicom.pixels import apply_modality_lut, apply_voi_lut
 
     try:
         dataset = pydicom.dcmread(path)
-        pixels = dataset.pixel_array
     except Exception as error:  # pydicom raises many types for bad files
-        raise ImageDecodeError(path, f"unreadable DICOM ({type(error).__name__}: {error})") from None
+        raise ImageDecodeError(path, f"unreadable DICOM ({type(error).__name__}: {_one_line(error)})") from None
+    if len(dataset) == 0:
+        raise ImageDecodeError(path, "unreadable DICOM (no data elements: truncated or not a DICOM file)")
+    if not any(key in dataset for key in ("PixelData", "FloatPixelData", "DoubleFloatPixelData")):
+        kind = getattr(dataset, "SOPClassUID", None)
+        kind = f" ({getattr(kind, 'name', kind)})" if kind else ""
+        raise ImageDecodeError(path, f"DICOM without pixel data{kind}: a header-only file, report or "
+                                     "presentation state, not an image")
+    syntax = getattr(getattr(dataset, "file_meta", None), "TransferSyntaxUID", None)
+    if syntax is not None and syntax.is_compressed:
+        try:
+            from pydicom.pixels import get_decoder
+
+            decoder = get_decoder(syntax)
+        except Exception:  # an unknown syntax: let pixel_array say what it can
+            decoder = None
+        if decoder is not None and not decoder.is_available:
+            missing = "; ".join(decoder.missing_dependencies) or "a plugin for it"
+            raise ImageDecodeError(path, f"DICOM compressed as {syntax.name} ({syntax}), which no installed "
+                                         f"decoder reads: install one of: {missing}")
+    try:
+        return dataset, dataset.pixel_array
+    except Exception as error:
+        raise ImageDecodeError(path, f"unreadable DICOM pixel data ({type(error).__name__}: "
+                                     f"{_one_line(error)})") from None
+
+
+def _one_line(error):
+    """An exception's message on one line (reports and CSV cells hold one line per file)."""
+    return " ".join(str(error).split())
+
+
+def read_dicom(path):
+    """DICOM -> float32 [0, 1]: modality LUT, VOI LUT or window, stored-range scaling, MONOCHROME1 inverted."""
+    from pydicom.pixels import apply_modality_lut, apply_voi_lut
+
+    dataset, pixels = _dicom_pixels(path)
     photometric = str(getattr(dataset, "PhotometricInterpretation", "MONOCHROME2")).upper()
     if pixels.ndim == 3 and photometric.startswith("MONOCHROME"):
         raise ImageDecodeError(path, f"multi-frame DICOM ({pixels.shape[0]} frames) is not a radiograph")
@@ -120,31 +166,71 @@ def read_dicom(path):
         if photometric in ("RGB", "YBR_FULL", "YBR_FULL_422"):
             return _scale(_luminance(pixels), 0.0, 255.0)
         raise ImageDecodeError(path, f"unsupported DICOM photometric interpretation {photometric}")
-    values = apply_modality_lut(pixels, dataset)
-    voi_lut_sequence = "VOILUTSequence" in dataset
-    if voi_lut_sequence or "WindowCenter" in dataset:
-        values = apply_voi_lut(values, dataset)
-    image = _scale(values, *_dicom_output_range(dataset, voi_lut_sequence))
+    try:
+        values = apply_modality_lut(pixels, dataset)
+        voi_lut_sequence = "VOILUTSequence" in dataset
+        if voi_lut_sequence or "WindowCenter" in dataset:
+            values = apply_voi_lut(values, dataset)
+        image = _scale(values, *_dicom_output_range(dataset, voi_lut_sequence))
+    except Exception as error:  # malformed LUTs, windows or rescale values
+        raise ImageDecodeError(path, f"DICOM with unusable intensity tags ({type(error).__name__}: "
+                                     f"{_one_line(error)})") from None
     if photometric == "MONOCHROME1":
         image = 1.0 - image
     return image
 
 
+def _too_large(path, width, height, limit):
+    return ImageDecodeError(path, f"image of {width}x{height} = {width * height:,} pixels exceeds Pillow's "
+                                  f"decompression-bomb limit of {limit:,} (PIL.Image.MAX_IMAGE_PIXELS; raise it "
+                                  "if this is a genuine image)")
+
+
 def _open_pillow(path):
-    """(array, mode) as Pillow decodes the file, with Pillow's errors named."""
+    """(array, mode) as Pillow decodes the file, with Pillow's errors named.
+
+    The decompression-bomb limit is checked on the size the header claims, before any pixel is
+    decoded; Pillow itself only warns between one and two times the limit, this refuses both.
+    """
+    import warnings
+
     from PIL import Image, UnidentifiedImageError
 
+    limit = Image.MAX_IMAGE_PIXELS
     try:
-        with Image.open(path) as image:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(path)
+        with image:
+            width, height = image.size
+            if limit and width * height > limit:
+                raise _too_large(path, width, height, limit)
             image.load()
             mode = image.mode
             if mode in ("P", "PA", "CMYK", "YCbCr", "LAB", "HSV"):
                 image = image.convert("RGBA" if "A" in mode or "transparency" in image.info else "RGB")
             return np.asarray(image), mode
+    except ImageDecodeError:
+        raise
     except UnidentifiedImageError:
         raise ImageDecodeError(path, "not an image (unrecognised format)") from None
-    except (OSError, SyntaxError, ValueError) as error:
-        raise ImageDecodeError(path, f"truncated or corrupt image ({error})") from None
+    except Image.DecompressionBombError as error:  # over twice the limit: Pillow refuses in Image.open
+        raise ImageDecodeError(path, f"image too large ({_one_line(error)}); raise PIL.Image.MAX_IMAGE_PIXELS "
+                                     "if this is a genuine image") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as error:
+        raise ImageDecodeError(path, f"truncated or corrupt image ({_one_line(error)})") from None
+    except MemoryError:
+        raise ImageDecodeError(path, "image too large to decode in the memory available") from None
+    except Exception as error:  # a decoder plugin failing in its own way is still one bad file
+        raise ImageDecodeError(path, f"corrupt image ({type(error).__name__}: {_one_line(error)})") from None
+
+
+def _check_size(path, image):
+    height, width = image.shape[:2]
+    if min(height, width) < MIN_IMAGE_SIDE:
+        raise ImageDecodeError(path, f"image of {width}x{height} pixels is too small to be a radiograph "
+                                     f"(each side needs at least {MIN_IMAGE_SIDE} pixels)")
+    return image
 
 
 def read_image(path):
@@ -155,7 +241,11 @@ def read_image(path):
     if os.path.getsize(path) == 0:
         raise ImageDecodeError(path, "empty file (0 bytes)")
     if is_dicom(path):
-        return read_dicom(path)
+        return _check_size(path, read_dicom(path))
+    return _check_size(path, _read_pillow(path))
+
+
+def _read_pillow(path):
     array, mode = _open_pillow(path)
     if mode == "1":
         return array.astype(np.float32)

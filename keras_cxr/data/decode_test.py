@@ -3,7 +3,9 @@ import pytest
 from PIL import Image
 
 from keras_cxr.data.decode import ImageDecodeError, read_image
-from keras_cxr.testing import write_dicom, write_png
+from keras_cxr.data.decode import MIN_IMAGE_SIDE
+from keras_cxr.testing import (write_compressed_dicom, write_dicom, write_dicom_without_pixels, write_png,
+                               write_png_claiming_size)
 
 GRADIENT = np.tile(np.linspace(0.0, 1.0, 64, dtype=np.float32), (48, 1))
 
@@ -77,6 +79,38 @@ def test_bad_files_name_the_file_and_the_problem(tmp_path):
         read_image(bad_dicom)
     with pytest.raises(ImageDecodeError, match="file not found"):
         read_image(tmp_path / "missing.png")
+
+
+def test_dicom_without_pixels_or_decoder_is_named(tmp_path):
+    with pytest.raises(ImageDecodeError, match="header.dcm: DICOM without pixel data"):
+        read_image(write_dicom_without_pixels(tmp_path / "header.dcm"))
+    from pydicom.pixels import get_decoder
+    from pydicom.uid import JPEGLSLossless
+
+    if get_decoder(JPEGLSLossless).is_available:
+        pytest.skip("a JPEG-LS decoder is installed")
+    with pytest.raises(ImageDecodeError, match=r"ls.dcm: DICOM compressed as JPEG-LS .*install one of: .*pylibjpeg"):
+        read_image(write_compressed_dicom(tmp_path / "ls.dcm"))
+
+
+def test_images_over_the_decompression_bomb_limit_are_refused_before_decoding(tmp_path):
+    from PIL import Image
+
+    limit = Image.MAX_IMAGE_PIXELS
+    with pytest.raises(ImageDecodeError, match="huge.png: image too large"):  # Pillow's own error (over 2x)
+        read_image(write_png_claiming_size(tmp_path / "huge.png", 100_000, 100_000))
+    side = int((1.5 * limit) ** 0.5)  # Pillow only warns between 1x and 2x: refused here too, unallocated
+    with pytest.raises(ImageDecodeError, match=f"big.png: image of {side}x{side} .* exceeds Pillow"):
+        read_image(write_png_claiming_size(tmp_path / "big.png", side, side))
+
+
+def test_images_too_small_to_be_radiographs_are_refused(tmp_path):
+    tiny = tmp_path / "pixel.png"
+    Image.fromarray(np.full((1, 1), 128, np.uint8)).save(tiny)
+    with pytest.raises(ImageDecodeError, match="pixel.png: image of 1x1 pixels is too small"):
+        read_image(tiny)
+    Image.fromarray(np.full((MIN_IMAGE_SIDE, 40), 128, np.uint8)).save(tmp_path / "strip.png")
+    assert read_image(tmp_path / "strip.png").shape == (MIN_IMAGE_SIDE, 40)
 
 
 # Intensity policy: divide by the stored bit depth, never stretch to the image's own range.

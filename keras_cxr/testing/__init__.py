@@ -43,3 +43,52 @@ def write_dicom(path, pixels, photometric="MONOCHROME2", slope=1.0, intercept=0.
     ds.PixelData = pixels.tobytes()
     pydicom.dcmwrite(str(path), ds, enforce_file_format=True)
     return path
+
+
+def write_png_claiming_size(path, width, height):
+    """A tiny PNG whose header claims ``width`` x ``height`` 1-bit pixels (a decompression-bomb probe).
+
+    Nothing of that size is ever allocated: the file is a few dozen bytes and a reader that checks the
+    header's size before decoding refuses it.
+    """
+    import struct
+    import zlib
+    from pathlib import Path
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)  # 1-bit greyscale
+    Path(path).write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+                           + chunk(b"IEND", b""))
+    return path
+
+
+def write_dicom_without_pixels(path, **kwargs):
+    """A valid DICOM file whose Pixel Data element is missing (a header-only export)."""
+    import pydicom
+
+    write_dicom(path, np.zeros((16, 16), np.uint16), **kwargs)
+    dataset = pydicom.dcmread(str(path))
+    del dataset.PixelData
+    dataset.save_as(str(path), enforce_file_format=True)
+    return path
+
+
+def write_compressed_dicom(path, transfer_syntax="1.2.840.10008.1.2.4.80"):
+    """A DICOM declaring a compressed transfer syntax (default JPEG-LS Lossless) with encapsulated bytes.
+
+    The frame is not a real codestream: whether a reader can decode the syntax is decided before it reads it.
+    """
+    import pydicom
+    from pydicom.encaps import encapsulate
+    from pydicom.uid import UID
+
+    write_dicom(path, np.zeros((16, 16), np.uint16))
+    dataset = pydicom.dcmread(str(path))
+    dataset.file_meta.TransferSyntaxUID = UID(transfer_syntax)
+    dataset.PixelData = encapsulate([b"\xff\xd8\xff\xf7" + b"\0" * 64 + b"\xff\xd9"])
+    dataset["PixelData"].VR = "OB"
+    dataset["PixelData"].is_undefined_length = True
+    dataset.save_as(str(path), enforce_file_format=True)
+    return path

@@ -1,8 +1,9 @@
 """``keras-cxr data check``: what is in a dataset, and what is wrong with it.
 
 Reports unreadable files with the reason, class counts (per split), image sizes
-and bit depths, duplicate images by content hash, inside one split and across
-splits (the same image in train and test is leakage), and what the manifest
+and bit depths, files a manifest lists on more than one row (every other
+command refuses such a manifest), duplicate images by content hash, inside one
+split and across splits (the same image in train and test is leakage), and what the manifest
 left out or guessed (skipped non-image files, empty class folders, excluded
 rows, file names standing in for patient ids). With an output folder the
 report and the unreadable files (``bad_files.csv``) are also written there.
@@ -16,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from keras_cxr.data.integrity import scan_files
-from keras_cxr.data.manifest import FILE_NAME_PATIENTS, format_counts, load_any
+from keras_cxr.data.manifest import DUPLICATE_PATHS, FILE_NAME_PATIENTS, format_counts, load_any
 
 REPORT_FILE = "check.txt"
 BAD_FILES = "bad_files.csv"
@@ -33,10 +34,11 @@ class DataReport:
     duplicates_within: list
     duplicates_across: list
     notes: list = dataclasses.field(default_factory=list)
+    repeated_rows: dict = dataclasses.field(default_factory=dict)  # {path: [manifest line numbers]}
 
     @property
     def ok(self):
-        return not self.bad and not self.duplicates_across
+        return not self.bad and not self.duplicates_across and not self.repeated_rows
 
     def to_text(self):
         lines = [f"{self.num_files} files", "", self.counts, ""]
@@ -51,6 +53,9 @@ class DataReport:
         lines.append("")
         lines.append(f"unreadable files: {len(self.bad)}")
         lines.extend(f"  {path}: {reason}" for path, reason in self.bad)
+        refused = " (other commands refuse this manifest)" if self.repeated_rows else ""
+        lines.append(f"files listed on more than one manifest row: {len(self.repeated_rows)}{refused}")
+        lines.extend(f"  {path}: lines {', '.join(map(str, rows))}" for path, rows in self.repeated_rows.items())
         lines.append(f"duplicate images within a split: {len(self.duplicates_within)} group(s)")
         lines.extend("  " + " == ".join(group) for group in self.duplicates_within)
         lines.append(f"duplicate images ACROSS splits (leakage): {len(self.duplicates_across)} group(s)")
@@ -95,10 +100,10 @@ def manifest_notes(meta):
 
 def check_dataset(source, progress=False):
     """Scan a manifest or folder; returns a :class:`DataReport`."""
-    manifest = load_any(source)
+    manifest = load_any(source, allow_duplicates=True)  # repeated rows are reported here, not an error
     paths = [str(manifest.resolve(r)) for r in manifest.records]
     infos = scan_files(paths, progress=progress)
-    good = [infos[p] for p in paths if infos[p].ok]
+    good = [infos[p] for p in dict.fromkeys(paths) if infos[p].ok]
     bad = [(p, infos[p].reason) for p in dict.fromkeys(paths) if not infos[p].ok]
     sizes = {}
     if good:
@@ -106,9 +111,10 @@ def check_dataset(source, progress=False):
         w = np.array([i.width for i in good])
         sizes = dict(min_h=h.min(), min_w=w.min(), med_h=int(np.median(h)), med_w=int(np.median(w)),
                      max_h=h.max(), max_w=w.max())
-    by_hash = defaultdict(list)
+    by_hash, hashed = defaultdict(list), set()
     for record, path in zip(manifest.records, paths):
-        if infos[path].ok:
+        if infos[path].ok and (path, record.get("split", "")) not in hashed:  # a repeated row is not a copy
+            hashed.add((path, record.get("split", "")))
             by_hash[infos[path].sha1].append((record.get("split", ""), path))
     within, across = [], []
     for entries in by_hash.values():
@@ -127,4 +133,5 @@ def check_dataset(source, progress=False):
         duplicates_within=within,
         duplicates_across=across,
         notes=manifest_notes(manifest.meta),
+        repeated_rows=dict(manifest.meta.get(DUPLICATE_PATHS, {})),
     )

@@ -39,3 +39,14 @@ def test_check_lists_what_the_folders_layout_skipped(tmp_path):
     text = report.to_text()
     assert "skipped 1 file(s)" in text and "Normal/Thumbs.db" in text
     assert "without images: Viral_Pneumonia" in text and "file name as patient id" in text
+
+
+def test_check_reports_files_listed_on_several_rows(tmp_path):
+    generate_dataset(tmp_path, per_class=1, size=32, seed=1, classes=["Normal", "COVID-19"])
+    csv = tmp_path / "manifest.csv"
+    lines = csv.read_text().splitlines()
+    csv.write_text("\n".join(lines + [lines[1]]) + "\n")
+    report = check_dataset(csv)
+    assert not report.ok and report.num_files == 3 and report.duplicates_within == []
+    assert "files listed on more than one manifest row: 1" in report.to_text()
+    assert report.repeated_rows == {lines[1].split(",")[0]: [2, 4]}

@@ -6,6 +6,11 @@ relative to the manifest's folder. Beside ``NAME.csv`` lives ``NAME.json``,
 holding the class names in order and any relabelling, so training and
 evaluation map labels to indices the same way every time. A manifest written
 by hand without the JSON is accepted: its classes are then its labels, sorted.
+
+The CSV is UTF-8, with or without a byte-order mark (Excel writes one). A file
+listed on two rows is an error naming the rows: a repeated image counts twice
+in every metric and can land in train and test at once (``keras-cxr data
+check`` reports such rows instead of stopping).
 """
 
 import csv
@@ -19,6 +24,23 @@ REQUIRED_COLUMNS = ("path", "label", "patient_id", "source")
 SPLITS = ("train", "val", "test")
 # meta key: how many rows got their file name as patient id (the split is then image-level for them).
 FILE_NAME_PATIENTS = "patient_id_from_file_name"
+# meta key (read_manifest(allow_duplicates=True)): {path: [CSV line numbers]} of files listed more than once.
+DUPLICATE_PATHS = "duplicate_paths"
+SHOWN_DUPLICATES = 10
+
+
+class DuplicatePathsError(ValueError):
+    """A manifest lists the same file on several rows; ``duplicates`` is ``{path: [line numbers]}``."""
+
+    def __init__(self, csv_path, duplicates):
+        self.duplicates = duplicates
+        shown = "; ".join(f"{path} (lines {', '.join(map(str, lines))})"
+                          for path, lines in list(duplicates.items())[:SHOWN_DUPLICATES])
+        more = f"; ... and {len(duplicates) - SHOWN_DUPLICATES} more" if len(duplicates) > SHOWN_DUPLICATES else ""
+        super().__init__(
+            f"{csv_path}: {len(duplicates)} file(s) listed on more than one row: {shown}{more}. A manifest lists "
+            "each image once (a repeated image counts twice in the metrics and can be in train and test at "
+            "once); remove the repeated rows")
 
 
 @dataclasses.dataclass
@@ -125,29 +147,23 @@ def classes_path(csv_path):
     return Path(csv_path).with_suffix(".json")
 
 
-def read_manifest(csv_path, classes=None):
-    """Read a manifest CSV (and its sidecar, if present). ``classes`` overrides the order."""
+def read_manifest(csv_path, classes=None, allow_duplicates=False):
+    """Read a manifest CSV (and its sidecar, if present). ``classes`` overrides the order.
+
+    A file listed on several rows raises :class:`DuplicatePathsError`; with ``allow_duplicates`` the
+    rows are kept and listed in ``meta["duplicate_paths"]`` (for reports such as ``data check``).
+    """
     csv_path = Path(csv_path)
     if not csv_path.is_file():
         raise FileNotFoundError(f"Manifest not found: {csv_path}")
-    with open(csv_path, newline="") as handle:
-        reader = csv.DictReader(handle)
-        missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise ValueError(
-                f"{csv_path}: missing column(s) {missing}; a manifest needs {list(REQUIRED_COLUMNS)}"
-            )
-        records, filled = [], 0
-        for line, row in enumerate(reader, start=2):
-            if not row.get("path") or not row.get("label"):
-                raise ValueError(f"{csv_path}, line {line}: empty 'path' or 'label'")
-            row = {k: (v or "").strip() for k, v in row.items() if k is not None}
-            if not row.get("patient_id"):
-                row["patient_id"] = Path(row["path"]).stem
-                filled += 1
-            if row.get("split") and row["split"] not in SPLITS:
-                raise ValueError(f"{csv_path}, line {line}: split {row['split']!r} is not one of {SPLITS}")
-            records.append(row)
+    try:
+        records, filled, lines = _read_rows(csv_path)
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{csv_path} is not a UTF-8 CSV file ({error.reason} at byte {error.start}); a manifest "
+                         f"is a CSV with the columns {list(REQUIRED_COLUMNS)}") from None
+    duplicates = _duplicate_paths(records, lines, csv_path.parent)
+    if duplicates and not allow_duplicates:
+        raise DuplicatePathsError(csv_path, duplicates)
     meta = {}
     sidecar = classes_path(csv_path)
     if sidecar.is_file():
@@ -158,7 +174,43 @@ def read_manifest(csv_path, classes=None):
     if meta.pop(FILE_NAME_PATIENTS, 0):  # filled when the manifest was made: those rows kept their file name
         filled = sum(1 for r in records if r["patient_id"] == Path(r["path"]).stem)
     note_file_name_patients(meta, filled, len(records), csv_path)
+    if duplicates:
+        meta[DUPLICATE_PATHS] = duplicates
     return Manifest(records, list(classes), csv_path.parent, meta)
+
+
+def _read_rows(csv_path):
+    """(rows, how many got their file name as patient id, CSV line of each row); a BOM is dropped."""
+    with open(csv_path, newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise ValueError(
+                f"{csv_path}: missing column(s) {missing}; a manifest needs {list(REQUIRED_COLUMNS)}"
+            )
+        records, filled, lines = [], 0, []
+        for row in reader:
+            line = reader.line_num
+            if not row.get("path") or not row.get("label"):
+                raise ValueError(f"{csv_path}, line {line}: empty 'path' or 'label'")
+            row = {k: (v or "").strip() for k, v in row.items() if k is not None}
+            if not row.get("patient_id"):
+                row["patient_id"] = Path(row["path"]).stem
+                filled += 1
+            if row.get("split") and row["split"] not in SPLITS:
+                raise ValueError(f"{csv_path}, line {line}: split {row['split']!r} is not one of {SPLITS}")
+            records.append(row)
+            lines.append(line)
+    return records, filled, lines
+
+
+def _duplicate_paths(records, lines, root):
+    """``{path as written: [line numbers]}`` for files named on several rows (compared after resolving)."""
+    seen = {}
+    for record, line in zip(records, lines):
+        key = os.path.normpath(os.path.join(root, record["path"]))
+        seen.setdefault(key, (record["path"], []))[1].append(line)
+    return {shown: found for shown, found in seen.values() if len(found) > 1}
 
 
 def note_file_name_patients(meta, count, total, where):
@@ -206,13 +258,13 @@ def format_counts(manifest):
     return "\n".join(lines)
 
 
-def load_any(source, classes=None):
+def load_any(source, classes=None, allow_duplicates=False):
     """A manifest CSV, or a folder: ``DIR/manifest.csv`` if present, else a folder per class."""
     source = Path(os.fspath(source))
     if source.is_file():
-        return read_manifest(source, classes=classes)
+        return read_manifest(source, classes=classes, allow_duplicates=allow_duplicates)
     if (source / "manifest.csv").is_file():
-        return read_manifest(source / "manifest.csv", classes=classes)
+        return read_manifest(source / "manifest.csv", classes=classes, allow_duplicates=allow_duplicates)
     if source.is_dir():
         from keras_cxr.data.sources import from_folders
 

@@ -113,6 +113,30 @@ def test_hand_written_manifest_is_accepted_and_validated(tmp_path):
         read_manifest(tmp_path / "bad.csv")
 
 
+def test_manifest_with_a_byte_order_mark_reads_like_one_without(tmp_path):
+    _touch(tmp_path / "röntgen bild.png")
+    text = "path,label,patient_id,source\nröntgen bild.png,Normal,p1,mine\n"
+    (tmp_path / "bom.csv").write_text(text, encoding="utf-8-sig")  # what Excel's "CSV UTF-8" writes
+    manifest = read_manifest(tmp_path / "bom.csv")
+    assert manifest.records[0]["path"] == "röntgen bild.png" and manifest.resolve(manifest.records[0]).is_file()
+    (tmp_path / "latin1.csv").write_bytes(text.encode("latin-1"))
+    with pytest.raises(ValueError, match="latin1.csv is not a UTF-8 CSV file"):
+        read_manifest(tmp_path / "latin1.csv")
+
+
+def test_manifest_listing_a_file_twice_is_refused_naming_the_rows(tmp_path):
+    from keras_cxr.data.manifest import DuplicatePathsError
+
+    for name in ("a.png", "b.png"):
+        _touch(tmp_path / name)
+    (tmp_path / "m.csv").write_text("path,label,patient_id,source\na.png,Normal,p1,x\nb.png,Normal,p2,x\n"
+                                    "./a.png,COVID-19,p3,x\n")
+    with pytest.raises(DuplicatePathsError, match=r"1 file\(s\) listed on more than one row: a.png \(lines 2, 4\)"):
+        load_any(tmp_path / "m.csv")
+    manifest = read_manifest(tmp_path / "m.csv", allow_duplicates=True)
+    assert len(manifest) == 3 and manifest.meta["duplicate_paths"] == {"a.png": [2, 4]}
+
+
 def test_unknown_layout():
     with pytest.raises(ValueError, match="covidx"):
         build_manifest(".", "nih")

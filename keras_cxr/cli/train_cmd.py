@@ -11,6 +11,9 @@ def add_parser(parser):
     parser.add_argument("--data", required=True, help="manifest CSV (with or without a split column) or folder")
     parser.add_argument("--out", required=True, help="run directory")
     parser.add_argument("--epochs", type=int, help="shortcut for training.epochs=N")
+    parser.add_argument("--skip-bad", action="store_true",
+                        help="shortcut for data.skip_bad=true: leave unreadable images out (listed in "
+                             "OUT/bad_files.csv) instead of stopping before the first epoch")
     parser.add_argument("--init-from", metavar="RUN_OR_FILE",
                         help="fine-tune: start a new run from a trained run directory or .keras file "
                              "(recorded as model.init_from and in init_from.json)")
@@ -26,6 +29,7 @@ def run(args):
     from keras_cxr.training import load_config, train
 
     overrides = list(args.overrides) + ([f"training.epochs={args.epochs}"] if args.epochs else [])
+    overrides += ["data.skip_bad=true"] if args.skip_bad else []
     config_path = args.config
     saved = Path(args.out) / "config.yaml"
     if args.resume and config_path is None:

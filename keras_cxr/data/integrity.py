@@ -134,7 +134,8 @@ class BadFilesError(ValueError):
         report = f"\nAll of them are listed in {report_path}." if report_path else ""
         super().__init__(
             f"{len(bad)} file(s) cannot be read:\n{listing}{more}{report}\n"
-            "Fix or remove them, or pass skip_bad=True (--skip-bad) to leave them out with a report."
+            "Fix or remove them, or leave them out with a report: --skip-bad (train: data.skip_bad=true; "
+            "Python: skip_bad=True)."
         )
 
 

@@ -182,11 +182,11 @@ def _train_in(run_dir, config, data, state, verbose):
     runtime.set_seeds(t["seed"], t["deterministic"])
     runtime.set_precision(t["mixed_precision"])
     strategy = runtime.get_strategy(t["distribution"])
-    train_ds, val_ds = _datasets(config, manifest, run_dir, strategy)
+    train_ds, val_ds, used = _datasets(config, manifest, run_dir, strategy)  # used: without skipped files
     steps_per_epoch = math.ceil(train_ds.num_examples / t["batch_size"])
     with strategy.scope():
         model, state = _model(config, run_dir, state, classes, steps_per_epoch)
-    weights = recipe.class_weights(config, manifest.subset("train"))
+    weights = recipe.class_weights(config, used.subset("train"))
     if weights:
         log.info("Class weights: %s", {classes[i]: round(w, 4) for i, w in weights.items()})
     state = state or {"epoch": 0, "history": [], "best_value": None, "best_epoch": None}
@@ -200,12 +200,25 @@ def _train_in(run_dir, config, data, state, verbose):
 
 
 def _datasets(config, manifest, run_dir, strategy):
-    """Training (augmented, shuffled) and validation (the preset's test-time geometry) datasets."""
-    from keras_cxr.data.pipeline import make_dataset
+    """Training (augmented, shuffled) and validation (the preset's test-time geometry) datasets, and the
+    train and val rows they hold (unreadable files left out with ``data.skip_bad``, else refused)."""
+    from keras_cxr.data.manifest import Manifest
+    from keras_cxr.data.pipeline import check_files, make_dataset
     from keras_cxr.models import get_spec
 
     t, m, d = config["training"], config["model"], config["data"]
     size = m["input_size"] or get_spec(m["name"]).default_input_shape[0]
+    # Train and val files are checked together, so bad_files.csv lists the bad files of both splits
+    # (checked one split at a time, the val split's list replaced the train split's).
+    used = Manifest([r for r in manifest.records if r["split"] in ("train", "val")], manifest.classes,
+                    manifest.root, manifest.meta)
+    (run_dir / "bad_files.csv").unlink(missing_ok=True)  # an earlier attempt's list, files since fixed
+    used, _ = check_files(used, skip_bad=d["skip_bad"], report_path=run_dir / "bad_files.csv")
+    if d["skip_bad"]:
+        for split in ("train", "val"):
+            if not used.subset(split).records:
+                raise ValueError(f"Every image of the {split} split is unreadable (see {run_dir / 'bad_files.csv'})")
+    manifest = used
     val_manifest = manifest.subset("val")
     common = dict(image_size=size, channels=m["channels"], batch_size=t["batch_size"], seed=t["seed"],
                   deterministic=t["deterministic"], skip_bad=d["skip_bad"], augment=d["augment"],
@@ -224,7 +237,7 @@ def _datasets(config, manifest, run_dir, strategy):
                             cache=f"{cache}_train" if file_cache else cache, **common)
     val_ds = make_dataset(val_manifest, shuffle=False, training=False, drop_remainder=ragged,
                           cache=f"{cache}_val" if file_cache else cache, **common)
-    return train_ds, val_ds
+    return train_ds, val_ds, manifest
 
 
 def _model(config, run_dir, state, classes, steps_per_epoch):

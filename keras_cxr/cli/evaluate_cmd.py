@@ -21,7 +21,10 @@ def add_parser(parser):
     parser.add_argument("--class-map", help="JSON or CSV mapping the data's labels to the model's classes")
     parser.add_argument("--tta", action="store_true", help="average with the horizontally flipped image")
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples (default 1000)")
+    parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples (default 1000; 0: none)")
+    parser.add_argument("--skip-bad", action="store_true",
+                        help="score the readable images when some cannot be read; the others are listed with their "
+                             "reasons in metrics.json, report.md and bad_files.csv (default: stop and list them)")
 
 
 def run(args):
@@ -30,10 +33,12 @@ def run(args):
     split = None if args.all_images or args.split == "all" else args.split
     metrics = evaluate(args.model, args.data, args.out, split=split, positive_class=args.positive_class,
                        class_map=args.class_map, tta=args.tta, batch_size=args.batch_size,
-                       bootstrap_resamples=args.bootstrap, group_by=args.group_by, allow_overlap=args.allow_overlap)
+                       bootstrap_resamples=args.bootstrap, group_by=args.group_by, allow_overlap=args.allow_overlap,
+                       skip_bad=args.skip_bad)
     ci = metrics["bootstrap_95ci"]["accuracy"]
-    print(f"{metrics['num_images']} images: accuracy {100 * metrics['accuracy']:.2f}% "
-          f"(95% CI {100 * ci['lower']:.2f}-{100 * ci['upper']:.2f}), "
+    interval = (f" (95% CI {100 * ci['lower']:.2f}-{100 * ci['upper']:.2f})"
+                if ci.get("lower") is not None and ci.get("upper") is not None else "")
+    print(f"{metrics['num_images']} images: accuracy {100 * metrics['accuracy']:.2f}%{interval}, "
           f"macro-F1 {100 * metrics['average']['macro']['f1']:.2f}%, macro AUC {metrics['roc_auc']['macro'] or 0:.4f}")
     overlap = metrics["training_overlap"]
     if overlap.get("checked"):
@@ -44,5 +49,10 @@ def run(args):
         a = v["accuracy"]
         print(f"  {metrics['group_by']}={group}: {v['num_images']} images, accuracy {100 * a['value']:.2f}% "
               f"({100 * (a['lower'] or 0):.2f}-{100 * (a['upper'] or 0):.2f})")
+    skipped = metrics.get("skipped_files", [])
+    if skipped:
+        print(f"Left out {len(skipped)} unreadable image(s) (--skip-bad; listed in {args.out}/bad_files.csv):")
+        for entry in skipped:
+            print(f"  {entry['path']}: {entry['reason']}")
     print(f"Report: {args.out}/report.md")
     return 0

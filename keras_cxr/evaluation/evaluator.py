@@ -72,13 +72,18 @@ def _device_name():
 
 
 def evaluate(model, data, out_dir, *, split="test", positive_class=None, class_map=None, tta=False,
-             batch_size=32, bootstrap_resamples=1000, throughput=True, group_by=None, allow_overlap=False):
+             batch_size=32, bootstrap_resamples=1000, throughput=True, group_by=None, allow_overlap=False,
+             skip_bad=False):
     """Evaluate ``model`` (run dir, ``.keras`` file or a LoadedModel) on ``data``; writes ``out_dir``.
 
     ``split=None`` scores every image (an external test set). Data without a split column is scored on
     the run's own split when it is the run's training data, and refused otherwise. Images of the run's
     training split (same patient id or identical file) raise :class:`LeakageError` unless ``allow_overlap``.
     ``group_by``: a manifest column (population, source, ...) for per-group metrics.
+    Unreadable images raise :class:`~keras_cxr.data.integrity.BadFilesError` naming them (and
+    ``out_dir/bad_files.csv``) before anything is scored, since metrics over fewer images than the
+    test set are not its metrics; ``skip_bad`` scores the rest and lists the left-out files with
+    their reasons in ``metrics.json`` (``skipped_files``), ``report.md`` and ``bad_files.csv``.
     Returns the metrics dict also written to ``metrics.json``.
     """
     from keras_cxr.data.pipeline import make_dataset
@@ -98,8 +103,9 @@ def evaluate(model, data, out_dir, *, split="test", positive_class=None, class_m
     manifest = align_classes(manifest, classes, class_map)
     if not manifest.records:
         raise ValueError(f"No images to evaluate in split {split!r}")
-    groups = group_values(manifest, group_by) if group_by else None
     overlap = check_training_overlap(manifest, trained_on, allow_overlap, loaded.path)
+    manifest, skipped = _readable(manifest, skip_bad, Path(out_dir) / "bad_files.csv")
+    groups = group_values(manifest, group_by) if group_by else None
     height, width, channels = loaded.input_shape
     if height != width:
         raise ValueError(f"Evaluation expects square inputs, the model takes {height}x{width}")
@@ -119,6 +125,7 @@ def evaluate(model, data, out_dir, *, split="test", positive_class=None, class_m
         metrics["by_group"] = group_metrics(y_true, probs.argmax(axis=1), groups, classes, positive_class,
                                             bootstrap_resamples=bootstrap_resamples)
     metrics["training_overlap"] = overlap
+    metrics["skipped_files"] = skipped
     stats = profile(loaded.model)
     metrics["model"] = {"name": loaded.name, "path": str(loaded.path), "input_shape": [height, width, channels],
                         "params": stats["params"], "trainable_params": stats["trainable_params"],
@@ -130,6 +137,21 @@ def evaluate(model, data, out_dir, *, split="test", positive_class=None, class_m
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     write_report(metrics, out_dir / "report.md", _figures(metrics, y_true, probs, classes, out_dir))
     return metrics
+
+
+def _readable(manifest, skip_bad, report_path):
+    """(the manifest's readable rows, ``[{"path", "reason"}]`` of the unreadable ones left out).
+
+    Without ``skip_bad`` an unreadable file raises :class:`BadFilesError` (listed in ``report_path``).
+    """
+    from keras_cxr.data.pipeline import check_files
+
+    kept, infos = check_files(manifest, skip_bad=skip_bad, report_path=report_path)
+    paths = dict.fromkeys(str(manifest.resolve(r)) for r in manifest.records)
+    skipped = [{"path": p, "reason": infos[p].reason} for p in paths if not infos[p].ok]
+    if not kept.records:
+        raise ValueError(f"None of the {len(paths)} image(s) to evaluate can be read; see {report_path}")
+    return kept, skipped
 
 
 def _write_predictions(path, manifest, classes, probs):

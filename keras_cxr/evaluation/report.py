@@ -52,6 +52,16 @@ def _leakage_lines(m):
     return lines
 
 
+def _skipped_lines(m):
+    skipped = m.get("skipped_files")
+    if not skipped:
+        return []
+    return (["", "## Unreadable images left out", "",
+             f"**{len(skipped)} image(s) could not be read and are not in these numbers** (`--skip-bad`; "
+             "also in `bad_files.csv`):", ""]
+            + [f"- `{s['path']}`: {s['reason']}" for s in skipped])
+
+
 def write_report(metrics, path, figures):
     m = metrics
     lines = [f"# Evaluation of `{m['model']['name']}`", ""]
@@ -63,6 +73,8 @@ def write_report(metrics, path, figures):
         + (", test-time augmentation (horizontal flip)" if m["data"].get("tta") else ""),
         f"- throughput on {m['throughput']['device']}: {m['throughput']['batch_1']:.1f} images/s at batch 1, "
         f"{m['throughput']['batch_32']:.1f} at batch 32",
+        *([f"- **{len(m['skipped_files'])} unreadable image(s) left out** (listed below)"]
+          if m.get("skipped_files") else []),
         "",
         "## Summary",
         "",
@@ -100,6 +112,7 @@ def write_report(metrics, path, figures):
                   f"| {_pct(p['accuracy'])} | {_pct(p['precision'])} | {_pct(p['recall'])} | {_pct(p['f1'])} |"]
     lines += _group_lines(m)
     lines += _leakage_lines(m)
+    lines += _skipped_lines(m)
     lines += ["", "## Mean predicted probability of the true class", "",
               "| class | mean | 95% CI lower | 95% CI upper | n |", "|---|---:|---:|---:|---:|"]
     for name, v in m["true_class_probability"].items():

@@ -16,7 +16,7 @@ def add_parser(parser):
     parser.add_argument("--batch-size", type=int, default=8,
                         help="images read and explained at a time; memory holds one batch of full-size images")
     parser.add_argument("--out", required=True)
-    parser.add_argument("inputs", nargs="+", help="images and/or folders")
+    parser.add_argument("inputs", nargs="+", help="images, folders and/or manifest .csv files")
 
 
 def run(args):

@@ -23,16 +23,14 @@ GALLERY_ITEMS = 48  # per method; the gallery PNG shows the first ones
 
 
 def collect_images(inputs):
-    """Image files named directly or found below folders, in a stable order."""
-    paths = []
-    for item in inputs:
-        item = Path(item)
-        if item.is_dir():
-            paths.extend(sorted(p for p in item.rglob("*") if p.is_file() and is_image_file(p)))
-        elif item.is_file():
-            paths.append(item)
-        else:
-            raise FileNotFoundError(f"No image or folder at {item}")
+    """Image files named directly, found below folders or listed in manifest CSVs, in a stable order.
+
+    The same inputs as ``predict`` (:func:`keras_cxr.predict.collect_paths`): a named file or manifest
+    row whose file is missing stays in the list and is reported as that file's error, not a stop.
+    """
+    from keras_cxr.predict.runner import collect_paths
+
+    paths = collect_paths(inputs)
     if not paths:
         raise ValueError(f"No images found in {list(map(str, inputs))}")
     return paths

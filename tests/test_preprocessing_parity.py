@@ -59,7 +59,7 @@ def _views_by_path(setup):
     from keras_cxr.export.exporter import calibration_images
     from keras_cxr.models.loading import load_classifier
     from keras_cxr.data.image_converter import exported_converter
-    from keras_cxr.predict.runner import _backend
+    from keras_cxr.predict.runner import load_predictor
 
     folder, paths, run = setup
     loaded = load_classifier(run)
@@ -70,7 +70,7 @@ def _views_by_path(setup):
         "tf.data / evaluate": next(iter(dataset))[0].numpy()[..., 0] * 255.0,
         "explain": np.stack([prepare_input(read_image(paths[n]), loaded.input_shape, loaded.converter)[..., 0]
                              for n in names]) * 255.0,
-        "predict (Keras)": np.stack([_backend(run)[2](paths[n])[..., 0] for n in names]),
+        "predict (Keras)": np.stack([load_predictor(run).converter(paths[n])[..., 0] for n in names]),
         "predict (SavedModel / TFLite labels.json)": np.stack(
             [exported_converter({"preprocessing": loaded.converter.get_config()}, SIZE)(paths[n])[..., 0]
              for n in names]),

@@ -20,7 +20,7 @@ from keras_cxr.cli import main
 ROOT = Path(__file__).resolve().parents[1]
 # README text -> what the test runs instead; each entry must match somewhere.
 SMALLER = {
-    "--per-class 100": "--per-class 12",
+    "--per-class 100": "--per-class 8",
     "--size 256": "--size 64",
     "--epochs 5": "--epochs 1",
     "--epochs 6": "--epochs 2",
@@ -75,6 +75,6 @@ def test_readme_built_in_data_commands_run(tmp_path, monkeypatch):
     classes = json.loads((tmp_path / "runs/synth_vgg80/classes.json").read_text())
     assert classes["classes"] == ["COVID-19", "Normal", "Pneumonia"]
     assert classes["merged"] == {"Bacterial Pneumonia": "Pneumonia", "Viral Pneumonia": "Pneumonia"}
-    assert (tmp_path / "predictions.csv").read_text().count("\n") == 49  # header + 4 classes x 12 images
+    assert (tmp_path / "predictions.csv").read_text().count("\n") == 33  # header + 4 classes x 8 images
     assert (tmp_path / "export/synth.tflite").stat().st_size > 0
     assert (tmp_path / "eval/synth/report.md").is_file()

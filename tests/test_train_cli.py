@@ -61,6 +61,7 @@ def test_two_epoch_run_writes_every_artifact(synth, tmp_path, capsys):
     assert len(_history(run)) == 2
 
 
+@pytest.mark.slow  # tests/test_fault_injection.py kills training ten times; the default suite resumes in test_run_safety
 def test_resume_after_sigkill_logs_each_epoch_once(synth, tmp_path):
     run = tmp_path / "run"
     command = [sys.executable, "-m", "keras_cxr.cli", "train", "--data", str(synth / "manifest.csv"),

@@ -24,7 +24,12 @@ def test_every_required_model_is_registered():
     assert REQUIRED <= set(list_models())
 
 
-@pytest.mark.parametrize("name", list_models())
+# Larger members of families the default suite already covers (densenet121, dpn92) run with -m slow.
+SLOW_ROUND_TRIP = ("densenet201", "dpn131")
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW_ROUND_TRIP else n
+                                  for n in list_models()])
 def test_forward_pass_and_keras_round_trip(name, tmp_path):
     model = build_model(name, num_classes=3, input_shape=small_shape(name))
     assert isinstance(model, keras.Model)

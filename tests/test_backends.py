@@ -26,11 +26,11 @@ np.save(os.path.join(folder, "jax.npy"), np.asarray(model.predict(np.load(os.pat
 """
 
 
-@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is installed by the dev extra")
 # The two heaviest families run with -m slow; the default suite keeps one paper model per backend path.
 SLOW_UNDER_JAX = ("dpn92_se", "covid_densenet")
 
 
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is installed by the dev extra")
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW_UNDER_JAX else n
                                   for n in MODELS])
 def test_same_outputs_under_jax(name, tmp_path):

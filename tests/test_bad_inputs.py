@@ -59,13 +59,12 @@ from keras_cxr.cli import main
 from keras_cxr.data import generate_dataset
 from keras_cxr.data.image_converter import ImageConverter
 from keras_cxr.data.synthetic import class_folder, synthetic_cxr
-from keras_cxr.testing import (write_compressed_dicom, write_dicom, write_dicom_without_pixels,
+from keras_cxr.testing import (TINY_TRAINING, write_compressed_dicom, write_dicom, write_dicom_without_pixels,
                                write_png_claiming_size)
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "RELIABILITY.md"
 CLASSES = ["COVID-19", "Bacterial Pneumonia", "Viral Pneumonia", "Normal"]
-TINY = ["model.name=resnet18", "model.input_size=32", "training.batch_size=6", "model.weights=null",
-        "data.augment=none", "training.seed=1", "data.cache=null", f"data.classes=[{', '.join(CLASSES)}]"]
+TINY = [*TINY_TRAINING, f"data.classes=[{', '.join(CLASSES)}]"]
 COMMANDS = ("data check", "train", "evaluate", "predict (Keras run)", "predict (.tflite)", "explain")
 HEADER = ["path", "label", "patient_id", "source"]
 

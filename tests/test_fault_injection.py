@@ -21,20 +21,13 @@ from pathlib import Path
 import pytest
 
 from keras_cxr.data import generate_dataset
+from keras_cxr.testing import TINY_TRAINING
 
 pytestmark = pytest.mark.slow
 
 KILLS = 10
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-TINY = ["model.name=resnet18", "model.input_size=32", "training.batch_size=6", "model.weights=null",
-        "data.augment=none", "training.seed=1", "data.cache=null"]
-
-
-@pytest.fixture(scope="module")
-def synth(tmp_path_factory):
-    root = tmp_path_factory.mktemp("synth")
-    generate_dataset(root, per_class=6, size=48, seed=0)
-    return root
+TINY = TINY_TRAINING
 
 
 def _cli(*args):

@@ -7,19 +7,11 @@ from pathlib import Path
 import pytest
 
 from keras_cxr.cli import main
-from keras_cxr.data import generate_dataset
+from keras_cxr.testing import TINY_TRAINING
 from keras_cxr.utils.lock import directory_lock
 from keras_cxr.utils.outputs import MARKER
 
-TINY = ["model.name=resnet18", "model.input_size=32", "training.batch_size=6", "model.weights=null",
-        "data.augment=none", "training.seed=1", "data.cache=null"]
-
-
-@pytest.fixture(scope="module")
-def synth(tmp_path_factory):
-    root = tmp_path_factory.mktemp("synth")
-    generate_dataset(root, per_class=6, size=48, seed=0)
-    return root
+TINY = TINY_TRAINING
 
 
 @pytest.fixture(scope="module")

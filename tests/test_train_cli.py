@@ -12,17 +12,10 @@ from pathlib import Path
 import pytest
 
 from keras_cxr.cli import main
-from keras_cxr.data import generate_dataset, read_manifest
+from keras_cxr.data import read_manifest
+from keras_cxr.testing import TINY_TRAINING
 
-TINY = ["model.name=resnet18", "model.input_size=32", "training.batch_size=6", "model.weights=null",
-        "data.augment=none", "training.seed=1"]
-
-
-@pytest.fixture(scope="module")
-def synth(tmp_path_factory):
-    root = tmp_path_factory.mktemp("synth")
-    generate_dataset(root, per_class=6, size=48, seed=0)
-    return root
+TINY = TINY_TRAINING
 
 
 def _history(run):

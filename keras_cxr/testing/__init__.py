@@ -2,6 +2,10 @@
 
 import numpy as np
 
+# Overrides that make any training config a seconds-long CPU run: a 32 px resnet18, no cache, no download.
+TINY_TRAINING = ["model.name=resnet18", "model.input_size=32", "training.batch_size=6", "model.weights=null",
+                 "data.augment=none", "training.seed=1", "data.cache=null"]
+
 
 def write_png(path, image, bits=8):
     """Write a float [0, 1] grayscale image as an 8- or 16-bit PNG."""

@@ -21,6 +21,7 @@ import numpy as np
 import keras
 
 from keras_cxr.training.curves import plot_training_curves, write_history_csv
+from keras_cxr.utils.outputs import write_text_atomic
 
 STATE_FILE = "state.json"
 BEST_MODEL = "model.keras"
@@ -35,13 +36,7 @@ def read_state(run_dir):
 
 
 def write_json_atomic(path, data):
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as handle:
-        json.dump(data, handle, indent=2, default=float)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(data, indent=2, default=float))
 
 
 def current_learning_rate(optimizer):

@@ -10,7 +10,6 @@ failing.
 import json
 import re
 import shlex
-import shutil
 from pathlib import Path
 
 import pytest
@@ -67,7 +66,6 @@ def test_readme_marks_a_block_and_every_size_substitution_applies():
 
 
 def test_readme_built_in_data_commands_run(tmp_path, monkeypatch):
-    shutil.copytree(ROOT / "configs", tmp_path / "configs")
     monkeypatch.chdir(tmp_path)
     for words in readme_commands((ROOT / "README.md").read_text()):
         argv = smaller(words)[1:]

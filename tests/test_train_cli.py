@@ -25,7 +25,7 @@ def _history(run):
 
 def test_two_epoch_run_writes_every_artifact(synth, tmp_path, capsys):
     run = tmp_path / "run"
-    config = Path(__file__).resolve().parents[1] / "configs" / "convnext_at.yaml"
+    config = "li2023/convnext_at"
     code = main(["train", "--config", str(config), "--data", str(synth / "manifest.csv"), "--out", str(run),
                  "--epochs", "2", *TINY, "model.options={}", "training.schedule=warmup_cosine", "training.warmup_epochs=1",
                  "training.class_weight=balanced", "data.augment=li_convnext"])

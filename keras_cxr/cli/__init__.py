@@ -24,6 +24,7 @@ COMMANDS = {
     "export": "keras_cxr.cli.export_cmd",
     "predict": "keras_cxr.cli.predict_cmd",
     "bench": "keras_cxr.cli.bench_cmd",
+    "reproduce": "keras_cxr.cli.reproduce_cmd",
 }
 
 

@@ -42,7 +42,7 @@ def test_wanted_class_without_data_and_class_weight_aware_override():
     with pytest.raises(ValueError, match=r"no data class maps onto \['Lung Opacity'\]") as error:
         align_classes(_four_class(), wanted, class_weight=None)
     assert str(error.value).endswith("overrides: data.classes=null")
-    weights = {"COVID-19": 10.0, "Normal": 3.0, "Pneumonia": 1.0}  # configs/vgg80_zhong2020.yaml's
+    weights = {"COVID-19": 10.0, "Normal": 3.0, "Pneumonia": 1.0}  # configs/zhong2020/vgg80.yaml's
     with pytest.raises(ValueError, match="data.classes=null training.class_weight=balanced"):
         align_classes(_four_class(), wanted, class_weight=weights)
     with pytest.raises(ValueError, match="Duplicate"):
@@ -61,7 +61,9 @@ def test_the_zhong2020_recipe_runs_on_the_synthetic_four_classes(tmp_path):
 
     from keras_cxr.data import generate_dataset
 
-    recipe = yaml.safe_load(open("configs/vgg80_zhong2020.yaml"))
+    from keras_cxr.configs import recipe_path
+
+    recipe = yaml.safe_load(recipe_path("zhong2020/vgg80").read_text())
     data = generate_dataset(tmp_path, per_class=1, size=32, seed=0)
     manifest, merged = align_classes(data, recipe["data"]["classes"], recipe["training"]["class_weight"])
     assert set(merged.values()) == {L.PNEUMONIA} and set(recipe["training"]["class_weight"]) == set(manifest.classes)

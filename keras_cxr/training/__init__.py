@@ -1,7 +1,7 @@
 """Training: configs (the papers' recipes), schedules, optimizers, class weights, resumable runs.
 
 >>> from keras_cxr.training import train
->>> result = train("configs/convnext_at.yaml", "data/split.csv", "runs/convnext_at")
+>>> result = train("configs/li2023/convnext_at.yaml", "data/split.csv", "runs/convnext_at")
 
 For plain ``model.fit`` use the pieces in :mod:`keras_cxr.training.recipe`.
 """

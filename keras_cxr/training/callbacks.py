@@ -8,6 +8,12 @@ replaced. ``state.json`` is the commit point: a process killed at any moment,
 even by SIGKILL, leaves either the previous epoch's state or this one's, never
 a half-written file, and a resumed run logs every epoch exactly once.
 
+``keep="last"`` writes ``model.keras`` after every epoch instead of only when
+the monitored metric improves: for recipes that report the final epoch
+(Zhong 2020's script), where picking the best epoch on the validation set
+would be a different protocol. ``best_value``/``best_epoch`` then name the
+last epoch.
+
 A batch whose loss is NaN or infinite stops training at once, and the epoch it
 belongs to is not committed: the weights are already ruined, so the last good
 checkpoint and best model stay as they were (``nonfinite`` says where it happened).
@@ -52,8 +58,11 @@ def is_better(value, best, mode):
 class RunCheckpoint(keras.callbacks.Callback):
     """Best model, last checkpoint, history and curves after every epoch; see the module docstring."""
 
-    def __init__(self, run_dir, state, monitor="val_accuracy", title=None):
+    def __init__(self, run_dir, state, monitor="val_accuracy", title=None, keep="best"):
         super().__init__()
+        if keep not in ("best", "last"):
+            raise ValueError(f"keep must be 'best' or 'last', got {keep!r}")
+        self.keep = keep
         self.run_dir = Path(run_dir)
         self.state = state
         self.monitor = monitor
@@ -84,7 +93,7 @@ class RunCheckpoint(keras.callbacks.Callback):
         value = row.get(self.monitor)
         if self.monitor not in row:
             raise ValueError(f"training.monitor {self.monitor!r} is not logged; logged: {sorted(row)}")
-        if is_better(value, self.state.get("best_value"), self.mode):
+        if self.keep == "last" or is_better(value, self.state.get("best_value"), self.mode):
             self._save(self.run_dir / BEST_MODEL)
             self.state.update(best_value=value, best_epoch=int(epoch))
         name = f"epoch_{epoch + 1:04d}.keras"

@@ -1,7 +1,8 @@
 """Training configs: YAML recipes validated against a schema, with command-line overrides.
 
 A config has four sections: ``model``, ``data``, ``training`` and ``paper``
-(free text: which paper and section, and what had to be assumed). Loading
+(``id``: the paper's key in :mod:`keras_cxr.papers`; free text: which section
+it follows and what had to be assumed). Loading
 checks every key: an unknown key, a wrong type or an impossible value is an
 error naming the key and the valid choices. ``key.sub=value`` overrides any
 key (the value is parsed as YAML: ``training.epochs=5``, ``model.weights=null``).
@@ -31,6 +32,7 @@ class Field:
 
 SCHEMA = {
     "paper": {
+        "id": Field((str, type(None)), None, doc="keras_cxr.papers key(s), comma-separated (li2023, zhong2020, ...)"),
         "source": Field((str,), "", doc="paper and section this recipe follows"),
         "assumptions": Field((str,), "", doc="what the paper leaves open and this config chose"),
     },
@@ -48,9 +50,15 @@ SCHEMA = {
         "val_fraction": Field(_NUMBER, 0.2, minimum=0.0),
         "test_fraction": Field(_NUMBER, 0.0, minimum=0.0),
         "split_seed": Field((int,), 0),
+        "train_fraction": Field(_NUMBER, 1.0, minimum=0.0,
+                                doc="share of the train split kept (by patient, per class): learning curves"),
         "augment": Field((str,), "none", choices=PRESETS),
         "cache": Field((str, type(None)), "auto", doc="auto (memory when it fits 2 GB), null, memory or a file prefix"),
         "skip_bad": Field((bool,), False),
+        "denoise": Field((str, type(None)), None, choices=(None, "tv"),
+                         doc="tv: total-variation denoising of every image (training, evaluation, prediction)"),
+        "denoise_weight": Field(_NUMBER, 0.05, minimum=0.0, doc="TV weight (scikit-image denoise_tv_chambolle)"),
+        "anscombe": Field((bool,), False, doc="denoise: Anscombe variance stabilisation first (Poisson noise)"),
     },
     "training": {
         "epochs": Field((int,), 10, minimum=1),
@@ -72,6 +80,8 @@ SCHEMA = {
         "label_smoothing": Field(_NUMBER, 0.0, minimum=0.0),
         "class_weight": Field((str, dict, type(None)), None, doc="null, balanced or {class: weight}"),
         "monitor": Field((str,), "val_accuracy"),
+        "keep": Field((str,), "best", choices=("best", "last"),
+                      doc="model.keras: the best epoch by monitor, or the last epoch (Zhong 2020 reports the last)"),
         "mixed_precision": Field((str, type(None)), None, choices=(None, "mixed_float16", "mixed_bfloat16")),
         "jit_compile": Field((bool, str), "auto"),
         "distribution": Field((str,), "default", choices=("default", "mirrored", "multi_worker")),
@@ -153,6 +163,16 @@ def _check_relations(config):
         raise ConfigError("data.val_fraction + data.test_fraction must be < 1")
     if data["classes"] is not None and (len(data["classes"]) < 2 or len(set(data["classes"])) != len(data["classes"])):
         raise ConfigError(f"data.classes must list at least two distinct names, got {data['classes']}")
+    if not 0.0 < data["train_fraction"] <= 1.0:
+        raise ConfigError(f"data.train_fraction must be in (0, 1], got {data['train_fraction']}")
+    if data["anscombe"] and data["denoise"] is None:
+        raise ConfigError("data.anscombe only applies with data.denoise=tv")
+    try:
+        from keras_cxr.papers import paper_keys
+
+        paper_keys(config["paper"]["id"])
+    except ValueError as error:
+        raise ConfigError(f"paper.id: {error}") from None
     if model["weights"] is not None and model["init_from"] is not None:
         raise ConfigError("model.weights and model.init_from are both set: init_from replaces every matching weight; "
                           "set model.weights=null")
@@ -207,13 +227,23 @@ def apply_overrides(config, overrides):
     return config
 
 
+def resolve_config_path(path):
+    """A YAML path, or the name of a shipped recipe (``li2023/convnext_at``, see keras_cxr.configs)."""
+    from keras_cxr.configs import list_recipes, recipe_path
+
+    path = Path(path)
+    if path.is_file():
+        return path
+    if path.suffix in ("", ".yaml") and not path.is_absolute() and path.with_suffix("").as_posix() in list_recipes():
+        return recipe_path(path.with_suffix("").as_posix())
+    raise FileNotFoundError(f"Config file not found: {path} (nor a shipped recipe: {', '.join(list_recipes())})")
+
+
 def load_config(path=None, overrides=()):
-    """Read a YAML config (or start from defaults), apply overrides, validate."""
+    """Read a YAML config or shipped recipe (or start from defaults), apply overrides, validate."""
     raw = {}
     if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"Config file not found: {path}")
+        path = resolve_config_path(path)
         try:
             raw = yaml.safe_load(path.read_text()) or {}
         except yaml.YAMLError as error:

@@ -2,27 +2,76 @@ from pathlib import Path
 
 import pytest
 
+from keras_cxr.configs import list_recipes, recipe_path
+from keras_cxr.papers import citation
 from keras_cxr.training.config import (ConfigError, apply_overrides, config_differences, fingerprint, load_config,
                                       validate)
 
-CONFIGS = sorted((Path(__file__).resolve().parents[2] / "configs").glob("*.yaml"))
+# Each paper's comparison shares one recipe: only these keys may differ between its rows.
+MODEL_KEYS = {"name", "options"}
 
 
-def test_every_shipped_config_loads():
-    names = {p.stem for p in CONFIGS}
-    assert {"convnext_at", "convnext_tiny", "convnext_tiny_nl", "convnext_tiny_eca", "convnext_tiny_gc",
-            "convnext_tiny_cbam", "vgg80_zhong2020", "dpn92_se", "dpn92", "resnet50_fpn_attention", "resnet50",
-            "covid_densenet", "densenet121", "mobilenet", "efficientnet_b0"} <= names
-    for path in CONFIGS:
-        config = load_config(path)
-        assert config["paper"]["source"] and config["paper"]["assumptions"], path
-        assert path.read_text().startswith("#"), f"{path} must say which paper it follows in a comment"
+def test_every_shipped_recipe_loads_and_names_its_paper():
+    names = set(list_recipes())
+    assert {"li2023/convnext_at", "li2023/convnext_tiny", "li2023/convnext_tiny_nl", "li2023/convnext_tiny_eca",
+            "li2023/convnext_tiny_gc", "li2023/convnext_tiny_cbam", "li2023/resnet50", "li2023/mobilenet",
+            "li2023/efficientnet_b0", "zhong2020/vgg80", "cheng_dpn_se/dpn92_se", "cheng_dpn_se/inception_v3",
+            "chen_resnet_ct/resnet50_fpn_attention", "chen_resnet_ct/resnet50", "covid_densenet/covid_densenet",
+            "covid_densenet/densenet121", "resnet18_cxr_cpu"} <= names
+    assert len([n for n in names if n.startswith("cheng_dpn_se/")]) == 11  # Table 1's ten networks + DPN-SE
+    for name in names:
+        config, text = load_config(name), recipe_path(name).read_text()
+        assert config["paper"]["id"] and config["paper"]["source"] and config["paper"]["assumptions"], name
+        assert citation(config["paper"]["id"]), name
+        assert text.startswith("#"), f"{name} must say which paper it follows in a comment"
+        if "/" in name:
+            assert config["paper"]["id"] == name.split("/")[0], name
+            assert "Assumption" in text.split("\npaper:")[0], f"{name}: list the assumptions in the header"
+        assert "seed 00" not in text.lower(), name
+
+
+@pytest.mark.parametrize("paper", ["li2023", "cheng_dpn_se", "chen_resnet_ct", "covid_densenet"])
+def test_a_papers_comparison_shares_one_recipe(paper):
+    configs = {name: load_config(name) for name in list_recipes() if name.startswith(paper + "/")}
+    first_name, first = next(iter(configs.items()))
+    for name, config in configs.items():
+        for section in ("data", "training"):
+            assert config[section] == first[section], f"{name} vs {first_name}: {section} differs"
+        assert {k: v for k, v in config["model"].items() if k not in MODEL_KEYS} == \
+            {k: v for k, v in first["model"].items() if k not in MODEL_KEYS}, name
+
+
+def test_li2023_table2_variants_replace_layer_scale_as_convnext_at_does():
+    from keras_cxr.models import build_model, get_spec
+
+    tiny = get_spec("convnext_tiny").options
+    at = get_spec("convnext_at").options
+    for key in ("nl", "eca", "gc", "cbam"):
+        options = {**tiny, **load_config(f"li2023/convnext_tiny_{key}")["model"]["options"]}
+        assert options["attention"] == key and options["layer_scale"] is False
+        assert (options["attention_placement"], options["attention_reduction"]) == \
+            (at["attention_placement"], at["attention_reduction"]), key
+    # The CBAM row of Table 2 is ConvNeXt-AT itself: same layers, same parameter count.
+    cbam = load_config("li2023/convnext_tiny_cbam")["model"]
+    assert build_model("convnext_tiny", 4, input_shape=(64, 64, 3), **cbam["options"]).count_params() == \
+        build_model("convnext_at", 4, input_shape=(64, 64, 3)).count_params()
+    assert load_config("li2023/convnext_at")["data"]["denoise"] == "tv"
 
 
 def test_vgg80_recipe_values():
-    t = load_config(Path(CONFIGS[0]).parent / "vgg80_zhong2020.yaml")["training"]
+    config = load_config("zhong2020/vgg80")
+    t = config["training"]
     assert t["label_smoothing"] == 0.12 and t["batch_size"] == 32 and t["optimizer"] == "adam"
     assert t["class_weight"] == {"COVID-19": 10.0, "Normal": 3.0, "Pneumonia": 1.0}
+    assert t["keep"] == "last" and config["paper"]["id"] == "zhong2020"
+
+
+def test_recipe_names_and_paths_both_load(tmp_path):
+    assert load_config("li2023/convnext_at") == load_config(recipe_path("li2023/convnext_at"))
+    with pytest.raises(FileNotFoundError, match="li2023/convnext_at"):
+        load_config("li2023/convnext_att")
+    with pytest.raises(ConfigError, match="paper.id: Unknown paper 'li2024'"):
+        load_config("li2023/convnext_at", ["paper.id=li2024"])
 
 
 @pytest.mark.parametrize(
@@ -43,6 +92,10 @@ def test_vgg80_recipe_values():
         ({"model": {"name": "resnet18"}, "data": {"val_fraction": 0.7, "test_fraction": 0.4}}, "< 1"),
         ({"model": {"name": "resnet18"}, "training": {"monitor": "val_acc"}}, r"never logged.*'val_accuracy'"),
         ({"model": {"name": "resnet18", "weights": "imagenet", "init_from": "runs/a"}}, "both set"),
+        ({"model": {"name": "resnet18"}, "data": {"train_fraction": 0}}, r"train_fraction must be in \(0, 1\]"),
+        ({"model": {"name": "resnet18"}, "data": {"anscombe": True}}, "only applies with data.denoise=tv"),
+        ({"model": {"name": "resnet18"}, "data": {"denoise": "nlm"}}, r"Valid choices: \[None, 'tv'\]"),
+        ({"model": {"name": "resnet18"}, "training": {"keep": "first"}}, r"Valid choices: \['best', 'last'\]"),
     ],
 )
 def test_validation_errors_name_the_key(config, message):

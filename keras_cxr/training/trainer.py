@@ -1,8 +1,9 @@
 """One call (or one command) from a config and a dataset to a finished run directory.
 
 ``train(config, data, run_dir)`` writes to ``run_dir``: ``config.yaml`` (resolved),
-``classes.json``, ``preprocessing.json`` (the image converter evaluation and export reuse), ``split.csv`` (+ ``split.json``, the split used), ``model.keras``
-(best by ``training.monitor``), ``checkpoints/`` (last epoch, with optimizer
+``classes.json``, ``preprocessing.json`` (the image converter evaluation and export
+reuse), ``split.csv`` (+ ``split.json``, the split used), ``model.keras`` (best by
+``training.monitor``, or the last epoch with ``training.keep: last``), ``checkpoints/`` (last epoch, with optimizer
 state), ``state.json``, ``history.csv``, ``logs/`` (TensorBoard),
 ``training_curves.png`` and ``versions.json``. Running it again on the same
 run directory continues after the last completed epoch.
@@ -80,7 +81,12 @@ def _check_same_config(run_dir, config):
     path = run_dir / "config.yaml"
     if not path.is_file():
         return
-    changes = config_differences(yaml.safe_load(path.read_text()) or {}, config)
+    saved = yaml.safe_load(path.read_text()) or {}
+    try:
+        saved = validate(saved)  # keys added since that run was made compare as their defaults
+    except ValueError:
+        pass
+    changes = config_differences(saved, config)
     if changes:
         raise RunDirectoryError(
             f"{run_dir} holds a run trained with a different config:\n  " + "\n  ".join(changes) + "\n"
@@ -125,10 +131,7 @@ def _prepare_split(data, config, run_dir):
     if saved.is_file():
         manifest = load_any(saved)
     else:
-        manifest = load_any(data)
-        if not manifest.has_splits():
-            d = config["data"]
-            manifest = split_manifest(manifest, val=d["val_fraction"], test=d["test_fraction"], seed=d["split_seed"])
+        manifest = _split(load_any(data), config["data"])
     manifest, merged = align_classes(manifest, config["data"]["classes"], config["training"]["class_weight"])
     manifest.meta["merged_classes"] = merged or manifest.meta.get("merged_classes", {})
     if not saved.is_file():
@@ -140,6 +143,27 @@ def _prepare_split(data, config, run_dir):
         missing = [c for c, n in subset.counts().items() if n == 0]
         if split == "train" and missing:
             raise ValueError(f"The train split has no images of {missing}")
+    return manifest
+
+
+def _split(manifest, d):
+    """The data's own split (a published test set kept as published), else a patient-level one.
+
+    A published split without validation images (Zhong 2020's train/test) gets ``val_fraction`` of its
+    train patients as validation; ``train_fraction`` < 1 then keeps that share of the train patients
+    (Covid-DenseNet's training-set-size experiments). Validation and test rows are never touched.
+    """
+    from keras_cxr.data.splits import carve_validation, subsample_train
+
+    if not manifest.has_splits():
+        manifest = split_manifest(manifest, val=d["val_fraction"], test=d["test_fraction"], seed=d["split_seed"])
+    elif not manifest.subset("val").records and d["val_fraction"] > 0:
+        get_logger().info("The data's split has no validation images: %.0f%% of the train patients become "
+                          "validation (the test split is kept as published)", 100 * d["val_fraction"])
+        manifest = carve_validation(manifest, d["val_fraction"], d["split_seed"])
+    if d["train_fraction"] < 1.0:
+        manifest = subsample_train(manifest, d["train_fraction"], d["split_seed"])
+        get_logger().info("data.train_fraction=%s: %s", d["train_fraction"], manifest.meta.get("train_fraction"))
     return manifest
 
 
@@ -222,7 +246,7 @@ def _datasets(config, manifest, run_dir, strategy):
     val_manifest = manifest.subset("val")
     common = dict(image_size=size, channels=m["channels"], batch_size=t["batch_size"], seed=t["seed"],
                   deterministic=t["deterministic"], skip_bad=d["skip_bad"], augment=d["augment"],
-                  bad_file_report=run_dir / "bad_files.csv")
+                  bad_file_report=run_dir / "bad_files.csv", converter=run_converter(config))
     cache = d["cache"]
     # Several replicas need equal shares of every batch (a ragged last batch fails inside
     # tf.distribute's all-reduce), so multi-replica runs drop it, and say so for validation.
@@ -238,6 +262,25 @@ def _datasets(config, manifest, run_dir, strategy):
     val_ds = make_dataset(val_manifest, shuffle=False, training=False, drop_remainder=ragged,
                           cache=f"{cache}_val" if file_cache else cache, **common)
     return train_ds, val_ds, manifest
+
+
+def run_converter(config):
+    """The file -> model-input conversion of a recipe: its augmentation's geometry, its denoising.
+
+    Saved with the run (``preprocessing.json``) and the export, so evaluation and prediction
+    denoise exactly as training did; the tf.data cache keeps the denoised images, so each file
+    is denoised once per run (``data.cache=PREFIX``: once for every run of the same data).
+    """
+    from keras_cxr.data.augment import get_augmentation
+    from keras_cxr.models import get_spec
+
+    m, d = config["model"], config["data"]
+    size = m["input_size"] or get_spec(m["name"]).default_input_shape[0]
+    converter = get_augmentation(d["augment"], size).converter(size)
+    if d["denoise"]:
+        converter = dataclasses.replace(converter, denoise=d["denoise"], denoise_weight=d["denoise_weight"],
+                                        anscombe=d["anscombe"])
+    return converter
 
 
 def _model(config, run_dir, state, classes, steps_per_epoch):
@@ -287,7 +330,7 @@ def _fit(model, train_ds, val_ds, weights, config, run_dir, state, verbose):
     import keras
 
     t = config["training"]
-    checkpoint = RunCheckpoint(run_dir, state, monitor=t["monitor"],
+    checkpoint = RunCheckpoint(run_dir, state, monitor=t["monitor"], keep=t["keep"],
                                title=f"{config['model']['name']} ({run_dir.name})")
     callbacks = [checkpoint, keras.callbacks.TensorBoard(log_dir=str(run_dir / "logs"))]
     model.fit(train_ds, validation_data=val_ds, epochs=t["epochs"], initial_epoch=state["epoch"],
@@ -311,8 +354,9 @@ def _result(run_dir, config, classes):
     if not final or final.get("best_value") is None or not (run_dir / BEST_MODEL).is_file():
         raise TrainingError(f"No epoch produced a finite {monitor}, so {run_dir} has no best model.keras; "
                             f"see {run_dir / 'history.csv'} and choose another training.monitor")
-    get_logger().info("Best %s = %.4f at epoch %d; model: %s", monitor, final["best_value"], final["best_epoch"] + 1,
-                      run_dir / BEST_MODEL)
+    kept = "Best" if config["training"]["keep"] == "best" else "Last epoch's"
+    get_logger().info("%s %s = %.4f at epoch %d; model: %s", kept, monitor, final["best_value"],
+                      final["best_epoch"] + 1, run_dir / BEST_MODEL)
     return TrainResult(run_dir, load_model(run_dir / BEST_MODEL), final["history"], final["best_epoch"],
                        final["best_value"], classes)
 

@@ -2,6 +2,9 @@
 
 import sys
 
+# The layout names, without importing the data package (and its dependencies) to build the parser.
+LAYOUTS = ("folders", "covid19_radiography", "kermany", "covid19_cxr", "cohen", "covidx")
+
 HELP = "Build manifests, split by patient, preprocess, generate synthetic data, check a dataset."
 
 
@@ -10,14 +13,17 @@ def add_parser(parser):
 
     p = sub.add_parser("manifest", help="Write a manifest CSV from a dataset on disk.")
     p.add_argument("src", help="dataset root folder")
-    p.add_argument("--layout", default="folders",
-                   choices=["folders", "covid19_radiography", "kermany", "cohen", "covidx"])
+    p.add_argument("--layout", default="folders", choices=list(LAYOUTS),
+                   help="dataset layout: folders (a folder per class), covid19_radiography, kermany "
+                        "(train|val|test/NORMAL|PNEUMONIA), covid19_cxr (Zhong 2020: "
+                        "train|test/COVID19|NORMAL|PNEUMONIA), cohen, covidx")
     p.add_argument("--out", required=True, help="manifest CSV to write (class list goes beside it as .json)")
     p.add_argument("--classes", nargs="+", help="class names in order (default: the layout's)")
     p.add_argument("--relabel", action="append", default=[], metavar="OLD=NEW",
                    help="rename a class, e.g. 'Lung Opacity=Bacterial Pneumonia' (repeatable)")
     p.add_argument("--lung-opacity-as", default=None,
-                   help="covid19_radiography: class for Lung_Opacity (seed 000: 'Bacterial Pneumonia')")
+                   help="covid19_radiography: class for Lung_Opacity (Li et al. 2023, ConvNeXt-AT: "
+                        "'Bacterial Pneumonia')")
     p.set_defaults(_data=run_manifest)
 
     p = sub.add_parser("split", help="Add a patient-grouped, stratified train/val/test split.")
@@ -31,7 +37,8 @@ def add_parser(parser):
     p = sub.add_parser("preprocess", help="Denoise / equalise / resize a folder of images once, on all cores.")
     p.add_argument("src")
     p.add_argument("dst")
-    p.add_argument("--denoise", choices=["tv"], default=None, help="total-variation denoising (seed 000)")
+    p.add_argument("--denoise", choices=["tv"], default=None,
+                   help="total-variation denoising (Li et al. 2023, ConvNeXt-AT, section 2.2)")
     p.add_argument("--anscombe", action="store_true", help="Anscombe transform around TV (Poisson noise)")
     p.add_argument("--tv-weight", type=float, default=0.05)
     p.add_argument("--clahe", action="store_true")
@@ -77,6 +84,11 @@ def run_manifest(args):
     print(format_counts(manifest))
     for reason, count in sorted(manifest.meta.get("excluded", {}).items()):
         print(f"excluded {count}: {reason}")
+    skipped = manifest.meta.get("skipped")
+    if skipped:
+        more = skipped["count"] - len(skipped["files"])
+        print(f"skipped {skipped['count']} file(s) ({skipped['reason']}): " + ", ".join(skipped["files"])
+              + (f", ... ({more} more)" if more > 0 else ""))
     return 0
 
 

@@ -13,9 +13,10 @@ VIRAL = "Viral Pneumonia"
 PNEUMONIA = "Pneumonia"
 LUNG_OPACITY = "Lung Opacity"
 
-# The four classes of seeds 000 and 003, in the order the papers list them.
+# The four classes of Li et al. 2023 (ConvNeXt-AT) and Cheng et al. (DPN-SENet), in the order the
+# papers list them.
 FOUR_CLASSES = (COVID, BACTERIAL, VIRAL, NORMAL)
-# The three classes of seed 002.
+# The three classes of Zhong 2020 (section 3.1, Table 1: COVID-19-CXR).
 THREE_CLASSES = (COVID, NORMAL, PNEUMONIA)
 
 

@@ -19,7 +19,7 @@ from keras_cxr.utils.logging import get_logger
 # How many skipped file names a warning shows and the manifest's meta keeps (the count is always whole).
 SHOWN_SKIPPED = 20
 
-LAYOUTS = ("folders", "covid19_radiography", "kermany", "cohen", "covidx")
+LAYOUTS = ("folders", "covid19_radiography", "kermany", "covid19_cxr", "cohen", "covidx")
 
 
 def _images_below(folder):
@@ -57,16 +57,15 @@ def _outside_class_folders(root):
                   if (p.is_file() and p.name not in OWN_FILES) or (p.is_dir() and p.name.startswith(".")))
 
 
-def _report_skipped(root, skipped, meta):
-    """Warn about and record (``meta["skipped"]``) the files the folders layout does not read."""
+def _report_skipped(root, skipped, meta, reason="not an image file, or not inside a class folder"):
+    """Warn about and record (``meta["skipped"]``) the files a layout does not read."""
     if not skipped:
         return
     names = [p.relative_to(root).as_posix() + ("/" if p.is_dir() else "") for p in skipped]
-    meta["skipped"] = {"count": len(names), "reason": "not an image file, or not inside a class folder",
-                       "files": names[:SHOWN_SKIPPED]}
+    meta["skipped"] = {"count": len(names), "reason": reason, "files": names[:SHOWN_SKIPPED]}
     more = f", ... ({len(names) - SHOWN_SKIPPED} more)" if len(names) > SHOWN_SKIPPED else ""
-    get_logger().warning("%s: skipped %d file(s) that are not images or not inside a class folder: %s%s",
-                         root, len(names), ", ".join(names[:SHOWN_SKIPPED]), more)
+    get_logger().warning("%s: skipped %d file(s) (%s): %s%s",
+                         root, len(names), reason, ", ".join(names[:SHOWN_SKIPPED]), more)
 
 
 def from_folders(root, classes=None, source=None):
@@ -117,8 +116,8 @@ def from_covid19_radiography(root, lung_opacity_label=L.LUNG_OPACITY, classes=No
 
     Folders ``COVID``, ``Normal``, ``Viral Pneumonia``, ``Lung_Opacity``, images
     directly inside or under ``images/`` (masks under ``masks/`` are ignored).
-    ``Lung_Opacity`` is non-COVID lung infection; seed 000 calls it bacterial
-    pneumonia: pass ``lung_opacity_label="Bacterial Pneumonia"`` to follow it.
+    ``Lung_Opacity`` is non-COVID lung infection; Li et al. 2023 (ConvNeXt-AT, section 3.1)
+    call it bacterial pneumonia: pass ``lung_opacity_label="Bacterial Pneumonia"`` to follow them.
     The database has no patient ids, so each image is its own patient.
     """
     root = Path(root)
@@ -156,23 +155,94 @@ def kermany_patient_id(filename):
     return match.group(1) if match else stem
 
 
+def _folder_key(name):
+    """A folder name compared across spellings: ``COVID-19``, ``covid_19``, ``Covid19`` -> ``covid19``."""
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+_SPLIT_FOLDERS = {"train": "train", "training": "train", "val": "val", "valid": "val", "validation": "val",
+                  "test": "test", "testing": "test"}
+
+
+def _split_folders(root):
+    """``[(split, folder)]`` of ``root``'s split folders, any case (``train``, ``Test``, ``validation``)."""
+    found = []
+    for child in sorted(Path(root).iterdir()):
+        split = _SPLIT_FOLDERS.get(_folder_key(child.name)) if child.is_dir() else None
+        if split:
+            found.append((split, child))
+    return sorted(found, key=lambda item: (SPLITS.index(item[0]), item[1].name))
+
+
+def _descend_to_splits(root, wrapper_names=()):
+    """``root``, or the one folder below it that holds the split folders (``chest_xray/``, a zip's top folder)."""
+    if _split_folders(root):
+        return root
+    for name in wrapper_names:
+        if (root / name).is_dir() and _split_folders(root / name):
+            return root / name
+    children = [c for c in root.iterdir() if c.is_dir() and not c.name.startswith(".") and c.name != "__MACOSX"]
+    if len(children) == 1 and _split_folders(children[0]):
+        return children[0]
+    return root
+
+
+def _unread_at_top(root, split_dirs):
+    """Files and folders at the top of ``root`` that are neither split folders, hidden nor keras-cxr's own."""
+    chosen = {folder for _, folder in split_dirs}
+    return sorted(p for p in root.iterdir()
+                  if p not in chosen and not p.name.startswith(".") and p.name not in OWN_FILES)
+
+
+def _is_covid_folder(name):
+    return _folder_key(name).startswith("covid")
+
+
+KERMANY_FOLDERS = {"normal": "NORMAL", "pneumonia": "PNEUMONIA"}
+
+
 def from_kermany(root, split_pneumonia=True, classes=None):
     """Kermany/Mooney ``chest_xray``: ``train|val|test/NORMAL|PNEUMONIA``.
 
     PNEUMONIA is split into bacterial and viral from the file names
     (``personN_bacteria_M`` / ``personN_virus_M``); the published split is kept
     in the ``split`` column (re-split by patient with ``keras-cxr data split``).
+    Folder names are matched in any case. A split folder holding any other
+    folder is an error naming it, never skipped in silence: a ``COVID19`` folder
+    means Zhong 2020's COVID-19-CXR (Kermany's tree plus COVID-19 X-rays), to be
+    read with ``layout="covid19_cxr"``. Files that are not images, and files or
+    folders beside the split folders, are warned about and listed in
+    ``meta["skipped"]``; pneumonia files named neither bacteria nor virus are
+    counted in ``meta["excluded"]``.
     """
     root = Path(root)
-    if (root / "chest_xray").is_dir() and not (root / "train").is_dir():
-        root = root / "chest_xray"
-    records, excluded = [], Counter()
-    for split in SPLITS:
-        for folder in ("NORMAL", "PNEUMONIA"):
-            directory = root / split / folder
-            if not directory.is_dir():
+    if not root.is_dir():
+        raise FileNotFoundError(f"Dataset folder not found: {root}")
+    root = _descend_to_splits(root, wrapper_names=("chest_xray",))
+    split_dirs = _split_folders(root)
+    records, excluded, skipped = [], Counter(), []
+    for split, split_dir in split_dirs:
+        for child in sorted(split_dir.iterdir()):
+            if child.name.startswith(".") and child.is_dir():
                 continue
-            for path in _images_below(directory):
+            if not child.is_dir():
+                skipped.append(child)
+                continue
+            folder = KERMANY_FOLDERS.get(_folder_key(child.name))
+            if folder is None:
+                where = child.relative_to(root).as_posix()
+                if _is_covid_folder(child.name):
+                    raise ValueError(
+                        f"{root}: folder {where}/ holds COVID-19 images, which Kermany's chest_xray does not "
+                        f"have: this is Zhong 2020's COVID-19-CXR layout; read it with --layout covid19_cxr "
+                        f"(build_manifest(..., layout='covid19_cxr'))")
+                raise ValueError(
+                    f"{root}: folder {where}/ is not a class of Kermany's chest_xray (NORMAL, PNEUMONIA); "
+                    f"move it out of {split_dir.name}/, or read the tree with --layout covid19_cxr (COVID19, "
+                    f"NORMAL, PNEUMONIA) or --layout folders (a folder per class)")
+            images, others = _class_folder_files(child)
+            skipped += others
+            for path in images:
                 name = path.name.lower()
                 if folder == "NORMAL":
                     label = L.NORMAL
@@ -200,7 +270,82 @@ def from_kermany(root, split_pneumonia=True, classes=None):
     found = {r["label"] for r in records}
     order = _order(found, classes, root) if classes else [c for c in default if c in found]
     meta = {"layout": "kermany", "excluded": dict(excluded)}
+    _report_skipped(root, skipped + _unread_at_top(root, split_dirs), meta,
+                    reason="not an image file, or not inside a train|val|test/NORMAL|PNEUMONIA folder")
     # A name without personN_ or IM-N_ has no patient in it: that image is its own patient.
+    unnamed = sum(1 for r in records if r["patient_id"] == Path(r["path"]).stem)
+    note_file_name_patients(meta, unnamed, len(records), root)
+    return Manifest(records, order, root, meta)
+
+
+# Zhong 2020, section 3.1, Table 1: the published test split of COVID-19-CXR (740 images).
+COVID19_CXR_TEST_COUNTS = {L.COVID: 100, L.NORMAL: 242, L.PNEUMONIA: 398}
+COVID19_CXR_FOLDERS = {"normal": L.NORMAL, "pneumonia": L.PNEUMONIA}
+
+
+def covid19_cxr_label(folder_name):
+    """A COVID-19-CXR class folder's label (``COVID19``, ``COVID-19``, ``covid19`` ... -> COVID-19), or None."""
+    if _is_covid_folder(folder_name):
+        return L.COVID
+    return COVID19_CXR_FOLDERS.get(_folder_key(folder_name))
+
+
+def from_covid19_cxr(root, classes=None):
+    """Zhong 2020's COVID-19-CXR (section 3.1): ``train|test/COVID19|NORMAL|PNEUMONIA``.
+
+    6,354 X-rays merged from Cohen's covid-chestxray-dataset, the Figure 1 and Actualmed initiatives and
+    Kermany's pediatric pneumonia set (Table 1: train 398 / 1,341 / 3,875, test 100 / 242 / 398 for
+    COVID-19 / Normal / Pneumonia). Labels COVID-19, Normal, Pneumonia; folder names in any case and
+    spelling (``COVID19``, ``COVID-19``, ``covid19``; ``Train``, ``TEST``; a ``val`` folder is read too).
+    The published split is kept in the ``split`` column (the fixed 740-image test set; carve validation
+    patients from train with :func:`keras_cxr.data.splits.carve_validation`). Patient ids: Kermany's
+    file names carry them (``person12_bacteria_34`` -> ``person12``); any other image is its own
+    patient (noted in the manifest's meta, and warned: the split is image-level for those rows).
+
+    Nothing is left out in silence: images in a folder that is not one of the three classes are counted
+    in ``meta["excluded"]`` by folder; non-image files and anything beside the split and class folders
+    are warned about and listed in ``meta["skipped"]``. Test counts other than Table 1's are logged.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"Dataset folder not found: {root}")
+    root = _descend_to_splits(root)
+    split_dirs = _split_folders(root)
+    records, excluded, skipped = [], Counter(), []
+    for split, split_dir in split_dirs:
+        for child in sorted(split_dir.iterdir()):
+            if child.name.startswith(".") and child.is_dir():
+                continue
+            if not child.is_dir():
+                skipped.append(child)
+                continue
+            images, others = _class_folder_files(child)
+            skipped += others
+            label = covid19_cxr_label(child.name)
+            if label is None:
+                if images:
+                    excluded[f"folder {child.relative_to(root).as_posix()}/ is not COVID19, NORMAL or "
+                             f"PNEUMONIA"] += len(images)
+                continue
+            for path in images:
+                patient = kermany_patient_id(path.name)
+                records.append({"path": str(path), "label": label, "patient_id": patient,
+                                "source": "covid19_cxr", "split": split})
+    if not records:
+        raise ValueError(f"{root} does not look like Zhong 2020's COVID-19-CXR: no train|test/COVID19|NORMAL|"
+                         f"PNEUMONIA folders with images")
+    found = {r["label"] for r in records}
+    order = _order(found, classes, root) if classes else [c for c in L.THREE_CLASSES if c in found]
+    meta = {"layout": "covid19_cxr", "excluded": dict(excluded)}
+    if excluded:
+        get_logger().warning("%s: left out %d image(s) in folders that are not COVID-19-CXR classes: %s", root,
+                             sum(excluded.values()), "; ".join(f"{n} ({why})" for why, n in excluded.items()))
+    _report_skipped(root, skipped + _unread_at_top(root, split_dirs), meta,
+                    reason="not an image file, or not inside a train|test/COVID19|NORMAL|PNEUMONIA folder")
+    test = Counter(r["label"] for r in records if r["split"] == "test")
+    if test and dict(test) != COVID19_CXR_TEST_COUNTS:
+        get_logger().info("%s: test split %s differs from Zhong 2020's (Table 1: %s, 740 images)", root,
+                          {c: test.get(c, 0) for c in COVID19_CXR_TEST_COUNTS}, COVID19_CXR_TEST_COUNTS)
     unnamed = sum(1 for r in records if r["patient_id"] == Path(r["path"]).stem)
     note_file_name_patients(meta, unnamed, len(records), root)
     return Manifest(records, order, root, meta)
@@ -310,6 +455,7 @@ ADAPTERS = {
     "folders": from_folders,
     "covid19_radiography": from_covid19_radiography,
     "kermany": from_kermany,
+    "covid19_cxr": from_covid19_cxr,
     "cohen": from_cohen,
     "covidx": from_covidx,
 }

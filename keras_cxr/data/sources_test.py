@@ -34,9 +34,9 @@ def test_covid19_radiography_layout_and_lung_opacity_mapping(tmp_path):
     manifest = build_manifest(tmp_path, "covid19_radiography")
     assert manifest.classes == [L.COVID, L.LUNG_OPACITY, L.VIRAL, L.NORMAL]
     assert len(manifest) == 4
-    seed000 = build_manifest(tmp_path, "covid19_radiography", lung_opacity_label=L.BACTERIAL)
-    assert seed000.classes == [L.COVID, L.BACTERIAL, L.VIRAL, L.NORMAL]
-    assert seed000.meta["relabel"] == {"Lung_Opacity": L.BACTERIAL}
+    li2023 = build_manifest(tmp_path, "covid19_radiography", lung_opacity_label=L.BACTERIAL)
+    assert li2023.classes == [L.COVID, L.BACTERIAL, L.VIRAL, L.NORMAL]
+    assert li2023.meta["relabel"] == {"Lung_Opacity": L.BACTERIAL}
 
 
 def test_kermany_layout_splits_pneumonia_and_finds_patients(tmp_path):
@@ -186,3 +186,102 @@ def test_folders_layout_reports_non_images_and_empty_class_folders(tmp_path, cxr
         build_manifest(tmp_path, "folders", classes=["COVID", "Normal", "Pneumonia"])
     with pytest.raises(ValueError, match=r"Classes \['Lost'\] were asked for"):
         load_any(tmp_path, classes=["COVID", "Lost", "Normal"])
+
+
+def _covid19_cxr_tree(root, covid="COVID19", normal="NORMAL", pneumonia="PNEUMONIA", train="train", test="test"):
+    _touch(root / train / covid / "covid-case-1.png")
+    _touch(root / train / covid / "covid-case-2.png")
+    _touch(root / train / normal / "IM-0115-0001.png")
+    _touch(root / train / normal / "NORMAL2-IM-0115-0002.png")  # the same Kermany patient
+    _touch(root / train / pneumonia / "person1_bacteria_1.png")
+    _touch(root / train / pneumonia / "person1_virus_2.png")
+    _touch(root / test / covid / "covid-case-9.png")
+    _touch(root / test / normal / "IM-0200-0001.png")
+    _touch(root / test / pneumonia / "person7_virus_13.png")
+
+
+def test_covid19_cxr_layout_keeps_the_published_split(tmp_path, cxr_log):
+    _covid19_cxr_tree(tmp_path / "COVID-19-CXR")
+    manifest = build_manifest(tmp_path, "covid19_cxr")  # descends into the one wrapping folder
+    assert manifest.classes == [L.COVID, L.NORMAL, L.PNEUMONIA] == list(L.THREE_CLASSES)
+    assert manifest.counts(by_split=True) == {"train": {L.COVID: 2, L.NORMAL: 2, L.PNEUMONIA: 2},
+                                              "test": {L.COVID: 1, L.NORMAL: 1, L.PNEUMONIA: 1}}
+    by_name = {r["path"].split("/")[-1]: r for r in manifest.records}
+    assert by_name["NORMAL2-IM-0115-0002.png"]["patient_id"] == by_name["IM-0115-0001.png"]["patient_id"] == "IM-0115"
+    assert by_name["person1_virus_2.png"]["patient_id"] == "person1"
+    assert by_name["covid-case-1.png"]["patient_id"] == "covid-case-1"  # no patient in the name: its own
+    assert by_name["covid-case-9.png"]["split"] == "test" and by_name["covid-case-9.png"]["source"] == "covid19_cxr"
+    assert manifest.meta["layout"] == "covid19_cxr" and manifest.meta["excluded"] == {}
+    assert manifest.meta["patient_id_from_file_name"] == 3
+    assert "skipped" not in manifest.meta
+    assert any("differs from Zhong 2020's" in m for m in cxr_log.messages())  # 3 test images, not 740
+
+
+@pytest.mark.parametrize("covid, train, test", [("COVID-19", "Train", "TEST"), ("covid19", "train", "test"),
+                                                ("Covid_19", "TRAIN", "Test")])
+def test_covid19_cxr_accepts_spelling_variants(tmp_path, covid, train, test):
+    _covid19_cxr_tree(tmp_path, covid=covid, normal="Normal", pneumonia="pneumonia", train=train, test=test)
+    manifest = build_manifest(tmp_path, "covid19_cxr")
+    assert manifest.counts() == {L.COVID: 3, L.NORMAL: 3, L.PNEUMONIA: 3}
+    assert {r["split"] for r in manifest.records} == {"train", "test"}
+
+
+def test_covid19_cxr_counts_everything_it_does_not_read(tmp_path, cxr_log):
+    _covid19_cxr_tree(tmp_path)
+    _touch(tmp_path / "train" / "Tuberculosis" / "tb1.png")
+    _touch(tmp_path / "train" / "Tuberculosis" / "tb2.png")
+    (tmp_path / "train" / "NORMAL" / "Thumbs.db").write_text("junk")
+    (tmp_path / "train" / "readme.txt").write_text("about")
+    (tmp_path / "LICENSE").write_text("cc")
+    manifest = build_manifest(tmp_path, "covid19_cxr")
+    assert len(manifest) == 9
+    assert manifest.meta["excluded"] == {"folder train/Tuberculosis/ is not COVID19, NORMAL or PNEUMONIA": 2}
+    assert manifest.meta["skipped"]["count"] == 3
+    assert set(manifest.meta["skipped"]["files"]) == {"train/NORMAL/Thumbs.db", "train/readme.txt", "LICENSE"}
+    warnings = "\n".join(cxr_log.warnings())
+    assert "Tuberculosis" in warnings and "Thumbs.db" in warnings
+    with pytest.raises(ValueError, match="does not look like Zhong 2020's COVID-19-CXR"):
+        build_manifest(tmp_path / "train" / "Tuberculosis", "covid19_cxr")
+
+
+def test_kermany_refuses_a_covid19_folder_and_points_to_covid19_cxr(tmp_path):
+    _covid19_cxr_tree(tmp_path / "chest_xray")
+    with pytest.raises(ValueError, match=r"train/COVID19/.*--layout covid19_cxr"):
+        build_manifest(tmp_path, "kermany")
+
+
+def test_kermany_refuses_any_other_folder_and_reports_stray_files(tmp_path, cxr_log):
+    root = tmp_path / "chest_xray"
+    _touch(root / "train" / "NORMAL" / "IM-0001-0001.png")
+    _touch(root / "test" / "Pneumonia" / "person3_bacteria_9.png")  # any case
+    (root / "train" / ".DS_Store").write_text("")
+    (root / "train" / "NORMAL" / "notes.txt").write_text("")
+    _touch(root / "__MACOSX" / "train" / "NORMAL" / "._IM-0001-0001.png")
+    manifest = build_manifest(tmp_path, "kermany")
+    assert manifest.counts() == {L.BACTERIAL: 1, L.NORMAL: 1}
+    assert set(manifest.meta["skipped"]["files"]) == {"train/.DS_Store", "train/NORMAL/notes.txt", "__MACOSX/"}
+    _touch(root / "val" / "TUBERCULOSIS" / "x.png")
+    with pytest.raises(ValueError, match=r"val/TUBERCULOSIS/ is not a class of Kermany's chest_xray"):
+        build_manifest(tmp_path, "kermany")
+
+
+def test_data_manifest_command_reads_covid19_cxr(tmp_path, capsys):
+    from keras_cxr.cli import main
+    from keras_cxr.cli.data_cmd import LAYOUTS as CLI_LAYOUTS
+    from keras_cxr.data.sources import ADAPTERS, LAYOUTS
+
+    assert list(CLI_LAYOUTS) == list(LAYOUTS) == list(ADAPTERS)
+    _covid19_cxr_tree(tmp_path / "data")
+    (tmp_path / "data" / "train" / "NORMAL" / "Thumbs.db").write_text("junk")
+    _touch(tmp_path / "data" / "test" / "Other" / "x.png")
+    assert main(["data", "manifest", str(tmp_path / "data"), "--layout", "covid19_cxr",
+                 "--out", str(tmp_path / "m.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "9 images" in out and "excluded 1: folder test/Other/" in out and "skipped 1 file(s)" in out
+    manifest = read_manifest(tmp_path / "m.csv")
+    assert manifest.classes == list(L.THREE_CLASSES) and {r["split"] for r in manifest.records} == {"train", "test"}
+    _touch(tmp_path / "kermany" / "train" / "NORMAL" / "IM-0001-0001.png")
+    _touch(tmp_path / "kermany" / "train" / "COVID-19" / "c.png")
+    assert main(["data", "manifest", str(tmp_path / "kermany"), "--layout", "kermany",
+                 "--out", str(tmp_path / "k.csv")]) == 2
+    assert "--layout covid19_cxr" in capsys.readouterr().err

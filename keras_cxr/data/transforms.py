@@ -1,9 +1,10 @@
 """Image transforms on 2-D float arrays in [0, 1], each doing one thing (MONAI style).
 
-The denoising follows seed 000 section 2.2 and its reference (Thanh et al.
-2020): X-ray noise is Poisson; the Anscombe transform makes it approximately
-Gaussian with unit variance, total-variation (Chambolle) denoising removes it,
-and the exact unbiased inverse (Makitalo & Foi 2011) maps back.
+The denoising follows Li et al. 2023 (ConvNeXt-AT), section 2.2, and its
+reference (Thanh et al. 2020): X-ray noise is Poisson; the Anscombe transform
+makes it approximately Gaussian with unit variance, total-variation (Chambolle)
+denoising removes it, and the exact unbiased inverse (Makitalo & Foi 2011) maps
+back.
 """
 
 import numpy as np

@@ -18,11 +18,20 @@ every flip to the darkest brightness shift.
 Where Keras' layer differs from a paper's script, the docstring of the preset
 says how; saturation changes are left out throughout because a grayscale image
 copied to three channels has no saturation to change.
+
+Zhong 2020 (section 3.2; values from the author's training script) comes in three
+presets: ``zhong2020_script`` is the script as written (resize to 96, random 80
+crop, horizontal flip, brightness delta 0.1, ``tf.image.random_contrast`` with
+factors in [0.1, 0.2] through :class:`~keras_cxr.layers.RandomContrastRange`);
+``zhong2020`` (the recipe's default) jitters the whole image with contrast
+factors in [0.8, 1.2] and no crop; ``zhong2020_crop`` is ``zhong2020`` after the
+script's 96 -> 80 crop. docs/BENCHMARKS.md has what each costs on real X-rays.
 """
 
 import dataclasses
 
-PRESETS = ("none", "zhong2020", "zhong2020_crop", "cheng_dpn", "li_convnext", "chen_resnet_ct", "randaugment")
+PRESETS = ("none", "zhong2020", "zhong2020_crop", "zhong2020_script", "cheng_dpn", "li_convnext", "chen_resnet_ct",
+           "randaugment")
 
 
 @dataclasses.dataclass
@@ -56,8 +65,9 @@ def _zhong2020(size, seeds):
     crop cost 6-10 points of held-out accuracy (0.654 and 0.613 with it, 0.717
     without; no augmentation 0.725) even with test-time geometry matched.
     Contrast: the script calls ``tf.image.random_contrast(lower=0.1, upper=0.2)``,
-    which taken literally scales every training image's contrast by 0.1-0.2
-    while test images keep theirs; its 0.2 is kept as the jitter magnitude.
+    which scales every training image's contrast by 0.1-0.2 while test images
+    keep theirs; here its 0.2 is the jitter magnitude ([0.8, 1.2]). The script
+    as written is ``zhong2020_script``.
     """
     from keras import layers
 
@@ -77,6 +87,29 @@ def _zhong2020_crop(size, seeds):
 
     _, jitter = _zhong2020(size, seeds)
     return int(round(size * 96 / 80)), [layers.RandomCrop(size, size, seed=next(seeds))] + jitter
+
+
+def _zhong2020_script(size, seeds):
+    """Zhong 2020's training script as written: resize to 96, random 80 crop, flip, brightness 0.1, contrast [0.1, 0.2].
+
+    The script's ``tf.image.random_contrast(image, lower=0.1, upper=0.2)`` draws a factor in [0.1, 0.2]
+    per image and pulls every pixel towards the image's mean by it (training images keep 10-20% of their
+    contrast; test images keep all of theirs): :class:`~keras_cxr.layers.RandomContrastRange`, which
+    Keras' ``RandomContrast`` (factors in [1 - f, 1 + f]) cannot express. Its ``random_saturation(0, 5)``
+    is left out: a grayscale X-ray copied to three channels has no saturation. Brightness: Keras'
+    ``RandomBrightness(0.1)`` adds a delta in [-0.1, 0.1] as ``tf.image.random_brightness(0.1)``, then
+    clips to [0, 1]. Evaluated on the centre 80 crop of the 96 image (the training geometry).
+    """
+    from keras import layers
+
+    from keras_cxr.layers.random_contrast_range import RandomContrastRange
+
+    return int(round(size * 96 / 80)), [
+        layers.RandomCrop(size, size, seed=next(seeds)),
+        layers.RandomFlip("horizontal", seed=next(seeds)),
+        layers.RandomBrightness(0.1, value_range=(0.0, 1.0), seed=next(seeds)),
+        RandomContrastRange(0.1, 0.2, value_range=(0.0, 1.0), seed=next(seeds)),
+    ]
 
 
 def _cheng_dpn(size, seeds):
@@ -141,6 +174,7 @@ _BUILDERS = {
     "none": lambda size, seeds: (size, []),
     "zhong2020": _zhong2020,
     "zhong2020_crop": _zhong2020_crop,
+    "zhong2020_script": _zhong2020_script,
     "cheng_dpn": _cheng_dpn,
     "li_convnext": _li_convnext,
     "chen_resnet_ct": _chen_resnet_ct,

@@ -54,3 +54,51 @@ def test_zhong2020_contrast_stays_near_the_original():
     out = contrast(tf.repeat(ramp, 3, axis=-1), training=True).numpy()
     spread = out[..., 0].max(axis=(1, 2)) - out[..., 0].min(axis=(1, 2))
     assert 0.6 * 0.8 - 1e-3 <= spread.min() and spread.max() <= 0.6 * 1.2 + 1e-3
+
+
+def test_zhong2020_script_is_the_authors_script():
+    # resize 96 -> random 80 crop, flip, brightness 0.1, tf.image.random_contrast(0.1, 0.2); no saturation
+    from keras_cxr.layers import RandomContrastRange
+
+    augmentation = get_augmentation("zhong2020_script", 80, seed=0)
+    assert augmentation.load_size == 96
+    names = [type(layer).__name__ for layer in augmentation.layers]
+    assert names == ["RandomCrop", "RandomFlip", "RandomBrightness", "RandomContrastRange"]
+    contrast = augmentation.layers[-1]
+    assert isinstance(contrast, RandomContrastRange) and (contrast.lower, contrast.upper) == (0.1, 0.2)
+    assert augmentation.layers[2].factor == [-0.1, 0.1] or tuple(augmentation.layers[2].factor) == (-0.1, 0.1)
+
+
+def test_zhong2020_script_leaves_10_to_20_percent_of_the_contrast():
+    contrast = get_augmentation("zhong2020_script", 80, seed=0).layers[-1]
+    ramp = tf.constant(np.tile(np.linspace(0.2, 0.8, 80, dtype=np.float32), (64, 80, 1))[..., None])
+    out = contrast(tf.repeat(ramp, 3, axis=-1), training=True).numpy()
+    spread = out[..., 0].max(axis=(1, 2)) - out[..., 0].min(axis=(1, 2))
+    assert 0.6 * 0.1 - 1e-3 <= spread.min() and spread.max() <= 0.6 * 0.2 + 1e-3
+    np.testing.assert_allclose(out.mean(axis=(1, 2)), 0.5, atol=1e-4)  # pulled towards the image's mean
+
+
+def test_zhong2020_script_in_the_tf_data_pipeline(tmp_path):
+    # The layers run inside the pipeline's tf.data map: training views have their contrast cut to 10-20%,
+    # evaluation views are the untouched centre 80 crop of the 96 image.
+    from PIL import Image
+
+    from keras_cxr.data.pipeline import make_dataset
+
+    ramp = np.tile(np.linspace(0, 255, 480).astype(np.uint8), (480, 1))
+    lines = ["path,label,patient_id,source"]
+    for i in range(4):
+        Image.fromarray(ramp).save(tmp_path / f"{i}.png")
+        lines.append(f"{i}.png,{'ab'[i % 2]},p{i},t")
+    (tmp_path / "m.csv").write_text("\n".join(lines) + "\n")
+
+    def spread(training):
+        ds = make_dataset(tmp_path / "m.csv", image_size=80, channels=3, batch_size=4, augment="zhong2020_script",
+                          training=training, shuffle=False, seed=1, deterministic=True)
+        images = next(iter(ds))[0].numpy()
+        assert images.shape == (4, 80, 80, 3) and images.min() >= 0.0 and images.max() <= 1.0
+        return images[..., 0].max(axis=(1, 2)) - images[..., 0].min(axis=(1, 2))
+
+    test_view = spread(training=False)
+    assert test_view.min() > 0.7  # centre 80 of 96 columns of a full 0-1 ramp
+    assert (spread(training=True) <= 0.2 * test_view.max() + 0.02).all()

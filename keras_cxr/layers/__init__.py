@@ -18,6 +18,7 @@ from keras_cxr.layers.layer_norm import ChannelLayerNormalization
 from keras_cxr.layers.layer_scale import LayerScale
 from keras_cxr.layers.non_local import NonLocal
 from keras_cxr.layers.pointwise_dense import PointwiseDense
+from keras_cxr.layers.random_contrast_range import RandomContrastRange
 from keras_cxr.layers.scale_fusion import ScaleAttentionFusion
 from keras_cxr.layers.squeeze_excite import SqueezeExcite
 
@@ -35,6 +36,7 @@ __all__ = [
     "LayerScale",
     "NonLocal",
     "PointwiseDense",
+    "RandomContrastRange",
     "ScaleAttentionFusion",
     "SqueezeExcite",
     "exact_gelu",

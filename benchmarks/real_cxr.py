@@ -17,7 +17,7 @@ per-seed values and a bootstrap interval over test images.
 Usage (the real development set, rebuilt as ``shared/data/real_cxr_dev/README.md`` says)::
 
     python benchmarks/real_cxr.py --manifest /data/real_cxr_dev/manifest.csv \\
-        --config configs/vgg80_zhong2020.yaml --out runs/real_vgg80 \\
+        --config configs/zhong2020/vgg80.yaml --out runs/real_vgg80 \\
         data.classes=null training.class_weight=balanced
 
 A ``METADATA.csv`` beside the manifest (the development set has one) adds its
@@ -75,7 +75,9 @@ def run_pipeline(split, config, overrides, out, group_by):
     """keras-cxr train + evaluate; returns (predictions rows, training seconds)."""
     run = out / "pipeline_run"
     start = time.perf_counter()
-    keras_cxr("train", "--config", config, "--data", split, "--out", run, "--resume", *overrides)
+    # --resume continues (or, when finished, skips) an earlier run of this seed; a fresh run may not resume.
+    resume = ["--resume"] if (run / "config.yaml").is_file() else []
+    keras_cxr("train", "--config", config, "--data", split, "--out", run, *resume, *overrides)
     seconds = time.perf_counter() - start
     keras_cxr("evaluate", "--model", run, "--data", split, "--split", "test", "--out", out / "pipeline_eval",
               "--positive-class", "COVID-19", "--group-by", group_by[0], "--bootstrap", "200")

@@ -1,4 +1,4 @@
-"""The paper's tables in the paper's layout: the reported number, the measured one and the difference."""
+"""The paper's tables in the paper's layout: the measured number, the reported one and the difference."""
 
 import math
 
@@ -9,25 +9,27 @@ def _format(value, digits):
     return f"{value:.{digits}f}"
 
 
-def _cell(column, reported, measured):
-    paper = reported.get(column.title) if reported else None
-    value = measured.get(column.metric) if measured else None
+def cell(column, reported, measured):
+    """``measured / paper (difference)``; ``not run / paper`` for a row not run; ``-`` where a number is missing."""
+    paper = (reported or {}).get(column.title)
+    if measured is None:
+        return f"not run / {_format(paper, column.digits)}"
+    value = measured.get(column.metric)
     value = value * column.scale if value is not None else None
-    diff = value - paper if value is not None and paper is not None else None
-    signed = "-" if diff is None else ("+" if diff >= 0 else "") + _format(diff, column.digits)
-    return [_format(paper, column.digits), _format(value, column.digits), signed]
+    text = f"{_format(value, column.digits)} / {_format(paper, column.digits)}"
+    if value is not None and paper is not None:
+        diff = value - paper
+        text += f" ({'+' if diff >= 0 else ''}{_format(diff, column.digits)})"
+    return text
 
 
 def render_table(table, measured):
     """Markdown for one :class:`~keras_cxr.reproduce.protocols.Table`; ``measured``: {row: flat metrics}."""
-    header = ["Model"] + [f"{c.title}: {part}" for c in table.columns for part in ("paper", "here", "diff")]
-    lines = [f"### {table.title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    header = ["Model"] + [c.title for c in table.columns]
+    lines = [f"### {table.title}", "", "Each cell: measured here / reported in the paper (difference).", "",
+             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in table.rows:
-        result = measured.get(row)
-        cells = [row]
-        for column in table.columns:
-            cells += _cell(column, table.reported.get(row, {}), result) if result else \
-                [_format(table.reported.get(row, {}).get(column.title), column.digits), "not run", "-"]
+        cells = [row] + [cell(column, table.reported.get(row), measured.get(row)) for column in table.columns]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

@@ -96,3 +96,39 @@ def write_compressed_dicom(path, transfer_syntax="1.2.840.10008.1.2.4.80"):
     dataset["PixelData"].is_undefined_length = True
     dataset.save_as(str(path), enforce_file_format=True)
     return path
+
+
+# Each paper's dataset as published, folder -> the synthetic class drawn into it (keras-cxr reproduce tests).
+PAPER_LAYOUTS = {
+    # COVID-19 Radiography Database: Lung_Opacity is Li et al. 2023's "bacterial pneumonia".
+    "li2023": {"COVID/images": "COVID-19", "Normal/images": "Normal", "Viral Pneumonia/images": "Viral Pneumonia",
+               "Lung_Opacity/images": "Bacterial Pneumonia"},
+    # Zhong 2020's COVID-19-CXR: a published train/test split, pneumonia named as in Kermany's set.
+    "zhong2020": {f"{split}/{folder}": label for split in ("train", "test")
+                  for folder, label in (("COVID19", "COVID-19"), ("NORMAL", "Normal"),
+                                        ("PNEUMONIA", "Bacterial Pneumonia"))},
+    "cheng_dpn_se": {c: c for c in ("COVID-19", "Normal", "Bacterial Pneumonia", "Viral Pneumonia")},
+    "chen_resnet_ct": {c: c for c in ("COVID-19", "Viral Pneumonia", "Normal")},
+    "covid_densenet": {c: c for c in ("COVID-19", "Bacterial Pneumonia", "Viral Pneumonia", "Normal")},
+}
+
+
+def write_paper_dataset(paper, root, per_class=8, size=48, seed=0):
+    """Synthetic X-rays laid out as ``paper``'s dataset is published (:data:`PAPER_LAYOUTS`); returns ``root``.
+
+    Pneumonia files are named ``person<N>_bacteria_<M>.png`` as in Kermany's set, so patient ids come
+    from the names; every other image is its own patient, as in the public folders.
+    """
+    from pathlib import Path
+
+    from keras_cxr.data.synthetic import synthetic_cxr
+
+    root = Path(root)
+    for number, (folder, label) in enumerate(PAPER_LAYOUTS[paper].items()):
+        directory = root / folder
+        directory.mkdir(parents=True, exist_ok=True)
+        for index in range(per_class):
+            image, _ = synthetic_cxr(label, size, seed=[seed, number, index])
+            name = f"person{number}{index // 2}_bacteria_{index}.png" if "PNEUMONIA" in folder else f"{number}_{index}.png"
+            write_png(directory / name, image)
+    return root

@@ -1,4 +1,4 @@
-"""ConvNeXt-T in keras_cxr vs timm's ``convnext_tiny`` under PyTorch, side by side on the CPU (issue 9).
+"""ConvNeXt-T in keras_cxr vs timm's ``convnext_tiny`` under PyTorch, side by side on the CPU.
 
     python benchmarks/convnext_vs_timm.py [--keras applications convnext_tiny convnext_at]
         [--mode infer train] [--batch 16] [--size 224] [--threads 2] [--windows 5] [--jit]

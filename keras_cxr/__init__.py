@@ -11,8 +11,8 @@ import os
 
 # TensorFlow's oneDNN CPU kernels and graph fusions (MatMul+BiasAdd+GELU, ...). TensorFlow turns them on by
 # default only on some Intel CPUs; on others (AMD EPYC, measured) ConvNeXt-T trains ~1.4x and infers ~1.3x
-# faster with them (issue 9, docs/BENCHMARKS.md). Read when TensorFlow loads, so it only takes effect when
-# keras_cxr is imported first (the CLI always is); TF_ENABLE_ONEDNN_OPTS=0 opts out.
+# faster with them (docs/BENCHMARKS.md, "ConvNeXt-T/AT vs PyTorch"). Read when TensorFlow loads, so it only
+# takes effect when keras_cxr is imported first (the CLI always is); TF_ENABLE_ONEDNN_OPTS=0 opts out.
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 __version__ = "0.1.0"

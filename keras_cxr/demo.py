@@ -4,7 +4,7 @@ Synthetic 4-class X-rays with lesion masks -> patient-level split -> training
 one of the papers' networks with its recipe scaled down to a CPU -> evaluation
 on the held-out patients -> Grad-CAM and LIME with the pointing game -> TFLite
 int8 export with its parity check -> ``DIR/report.md`` linking every artifact.
-The default (seed 002's VGG-style 80x80 network with its Adam, three-stage
+The default (Zhong 2020's VGG-style 80x80 network with its Adam, three-stage
 learning rate and label smoothing 0.12) finishes in minutes on 2 CPU cores.
 """
 
@@ -19,7 +19,7 @@ DEFAULTS = {"model": "vgg80_multibranch", "input_size": 80, "per_class": 120, "s
 
 
 def demo_config(model, input_size, epochs, batch_size, seed):
-    """The training config: seed 002's recipe for its network, a generic warm-up + cosine otherwise."""
+    """The training config: Zhong 2020's recipe for its network, a generic warm-up + cosine otherwise."""
     config = {"paper": {"source": "keras-cxr demo", "assumptions": "recipe scaled down for a CPU"},
               "model": {"name": model, "input_size": input_size, "weights": None},
               "data": {"classes": list(CLASSES), "val_fraction": 0.2, "test_fraction": 0.2, "split_seed": seed},

@@ -1,7 +1,7 @@
 """Speed measurements: model throughput, input pipeline, TFLite latency.
 
 Figures are medians of repeated timed windows after warm-up, with the device,
-thread count, batch size, precision and backend stated beside them (issue 9).
+thread count, batch size, precision and backend stated beside them.
 Used by ``keras-cxr bench`` and the scripts in ``benchmarks/``.
 """
 

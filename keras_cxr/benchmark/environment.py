@@ -11,8 +11,8 @@ def configure_threads(threads):
     """Limit TensorFlow (and the torch backend) to ``threads`` CPU threads; returns the count in effect.
 
     One inter-op thread: with several, TensorFlow runs ops side by side, each
-    wanting ``threads`` intra-op threads, and oversubscribes the cores (issue 9
-    measured ConvNeXt-AT training 0.87x -> 0.97x timm's speed from this alone).
+    wanting ``threads`` intra-op threads, and oversubscribes the cores (docs/BENCHMARKS.md
+    measures ConvNeXt-AT training 0.87x -> 0.97x timm's speed from this alone).
     TensorFlow fixes its thread pools when it runs its first op; after that the
     request is logged and the current setting reported. ``None`` changes nothing.
     """

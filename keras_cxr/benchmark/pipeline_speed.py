@@ -4,7 +4,7 @@
 epoch without a cache); "cached" is a pass over ``cache="memory"`` after the
 cache filled (decoding done once; augmentation still runs). Training never
 waits on data when the cold or cached rate, whichever the run uses, exceeds
-the training step's images/second (issue 9 asks for 5x).
+the training step's images/second (the goal: 5x the training step).
 """
 
 import tempfile

@@ -3,7 +3,7 @@
 A "window" runs a step function ``steps`` times and yields items/second. The
 median over windows resists the noise of shared machines; running two
 contenders' windows alternately in one process exposes both to the same noise,
-so their ratio is steadier than either figure (issue 9).
+so their ratio is steadier than either figure.
 """
 
 import os

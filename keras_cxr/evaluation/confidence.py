@@ -5,7 +5,7 @@ from scipy import stats
 
 
 def mean_with_t_interval(values, confidence=0.95):
-    """Mean and its two-sided Student-t confidence interval (seed 002, Table 4)."""
+    """Mean and its two-sided Student-t confidence interval (Zhong 2020, Table 4)."""
     values = np.asarray(values, dtype=float)
     n = len(values)
     if n == 0:

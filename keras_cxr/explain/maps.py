@@ -110,7 +110,7 @@ class Explainer:
         )
         weights = dict(explanation.local_exp[class_index])
         heatmap = np.vectorize(lambda s: max(weights.get(s, 0.0), 0.0))(explanation.segments).astype(np.float32)
-        # Positive weights only: the superpixels that support the class (seed 003's red regions).
+        # Positive weights only: the superpixels that support the class (Cheng et al.'s red regions, Fig. 7).
         return heatmap / heatmap.max() if heatmap.max() > 0 else heatmap
 
 

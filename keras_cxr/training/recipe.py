@@ -53,12 +53,12 @@ def build_optimizer(config, steps_per_epoch):
 
 
 def build_loss(config):
-    """Categorical cross-entropy with the config's label smoothing (seed 002: 0.12)."""
+    """Categorical cross-entropy with the config's label smoothing (Zhong 2020's script: 0.12)."""
     return keras.losses.CategoricalCrossentropy(label_smoothing=float(config["training"]["label_smoothing"]))
 
 
 def default_metrics():
-    """Accuracy, plus micro-averaged precision and recall as seed 002 reports them from Keras."""
+    """Accuracy, plus micro-averaged precision and recall as Zhong 2020 reports them from Keras."""
     return [
         keras.metrics.CategoricalAccuracy(name="accuracy"),
         keras.metrics.Precision(name="precision"),

@@ -67,7 +67,7 @@ class WarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
 class PiecewiseConstant(keras.optimizers.schedules.LearningRateSchedule):
     """``values[i]`` while ``boundaries[i-1] <= step < boundaries[i]``.
 
-    Seed 002's three stages: the paper describes a small warm-up rate, a large
+    Zhong 2020's three stages (section 4): the paper describes a small warm-up rate, a large
     rate, then a small decay rate; the author's script uses 4e-4 (epochs 0-2),
     2e-4 (3-5) and 1e-4 after. Both are piecewise constant.
     """
@@ -94,7 +94,7 @@ class PiecewiseConstant(keras.optimizers.schedules.LearningRateSchedule):
 
 
 def three_stage(warmup_lr, peak_lr, decay_lr, warmup_steps, decay_start_step):
-    """Seed 002's description: small (warm-up) -> large -> small (decay), piecewise constant."""
+    """Zhong 2020's description (section 4): small (warm-up) -> large -> small (decay), piecewise constant."""
     if not warmup_steps <= decay_start_step:
         raise ValueError("warm-up must end before the decay stage starts")
     return PiecewiseConstant([warmup_steps, decay_start_step], [warmup_lr, peak_lr, decay_lr])

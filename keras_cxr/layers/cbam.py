@@ -2,7 +2,7 @@
 
 Channel attention from average- and max-pooled descriptors through a shared MLP,
 then spatial attention from the channel-wise mean and max maps through a 7x7
-convolution. ConvNeXt-AT (seed 000, section 2.3) inserts it in ConvNeXt blocks.
+convolution. ConvNeXt-AT (Li et al. 2023 (ConvNeXt-AT), section 2.3) inserts it in ConvNeXt blocks.
 """
 
 import keras

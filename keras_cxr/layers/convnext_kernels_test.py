@@ -1,4 +1,4 @@
-"""The faster ConvNeXt building blocks compute what the Keras layers they replace compute (issue 9)."""
+"""The faster ConvNeXt building blocks compute what the Keras layers they replace compute."""
 
 import numpy as np
 import pytest

@@ -6,7 +6,7 @@ PyTorch's ``nn.GELU()`` (ConvNeXt, Liu et al. 2022), written as
 through ``erfc`` instead; on the CPU this form is faster on its own (16x56x56x384,
 2 threads: 40 vs 52 ms forward, 68 vs 82 ms forward+backward) and, straight
 after a matrix product and bias, oneDNN's graph rewrite fuses it into the
-product (issue 9). No weights; registered so ``.keras`` files name it.
+product (docs/BENCHMARKS.md, "ConvNeXt-T/AT vs PyTorch (timm) on the CPU"). No weights; registered so ``.keras`` files name it.
 """
 
 import math

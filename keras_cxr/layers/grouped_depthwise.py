@@ -4,8 +4,8 @@ ConvNeXt's 7x7 "depthwise" convolution is a ``Conv2D`` with ``groups`` equal
 to its channels in ``keras.applications`` (kernel shape ``(7, 7, 1, C)``).
 Under TensorFlow on the CPU a grouped convolution runs group by group and is
 about 24x slower than the depthwise kernel it is mathematically equal to
-(16x56x56x96: 699 ms vs 29 ms, 2 threads; issue 9), which made the whole of
-ConvNeXt-T 4x slower than PyTorch. This layer keeps the ``Conv2D`` weight
+(16x56x56x96: 699 ms vs 29 ms, 2 threads), which made the whole of
+ConvNeXt-T 4x slower than PyTorch (docs/BENCHMARKS.md, "ConvNeXt-T/AT vs PyTorch (timm) on the CPU"). This layer keeps the ``Conv2D`` weight
 layout, names, config and parameter count, so ImageNet weights and
 ``.keras`` files load unchanged, and runs ``keras.ops.depthwise_conv``.
 """

@@ -5,7 +5,7 @@ The normalisation a backbone expects (ImageNet mean/std, caffe BGR, [-1, 1]) is
 the first layer of the model, so training, evaluation and the exported TFLite
 graph can never disagree about it (the torchxrayvision #89 / COVID-Net #102
 class of bug). Grayscale X-rays going into an ImageNet backbone are copied to
-three channels, as seed 000 does, so pretrained first-layer weights stay exact.
+three channels, as Li et al. 2023 (ConvNeXt-AT) do, so pretrained first-layer weights stay exact.
 """
 
 import keras

@@ -5,7 +5,7 @@ ConvNeXt normalises every position over its channels (Liu et al. 2022) about
 makes a dozen passes over the feature map; the closed-form gradient
 ``dx = inv_std * (g - mean(g) - x_hat * mean(g * x_hat))`` (g = upstream x
 gamma) needs about half: 16x56x56x96 forward+backward 71 ms -> 43 ms on 2 CPU
-threads (issue 9). Same weights, names, config and outputs as
+threads (docs/BENCHMARKS.md, "ConvNeXt-T/AT vs PyTorch (timm) on the CPU"). Same weights, names, config and outputs as
 ``keras.layers.LayerNormalization``; the hand-written gradient is used only
 for training steps on the TensorFlow backend (JAX's XLA fuses the automatic
 one and Keras's PyTorch backend calls ``F.layer_norm``), all other cases run

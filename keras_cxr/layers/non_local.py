@@ -3,7 +3,8 @@
 Every position attends to every other: softmax(theta(x) phi(x)^T) g(x), projected
 back by W and added to the input. W is followed by a BatchNorm whose scale starts
 at zero, so the block is the identity at initialisation and can be inserted into
-a pretrained network (seed 004 adds it to ResNet-50's last residual blocks).
+a pretrained network (Chen et al. (improved ResNet50, CT) add it to ResNet-50's
+last residual blocks of conv3-conv5).
 """
 
 import keras

@@ -5,7 +5,7 @@ maps in ``keras.applications``, followed by a separate GELU layer. Computing
 product, bias and activation on the positions flattened to one
 ``(N*H*W, C)`` matrix lets TensorFlow's CPU graph rewrite (oneDNN) fuse the
 three into one kernel: ConvNeXt-T's 4x-wide GELU maps, its largest tensors,
-are then never written out un-activated (issue 9). Weights, names and config
+are then never written out un-activated (docs/BENCHMARKS.md, "ConvNeXt-T/AT vs PyTorch (timm) on the CPU"). Weights, names and config
 are those of ``Dense``, so ``keras.applications`` weights load unchanged.
 """
 

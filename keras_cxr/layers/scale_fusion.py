@@ -1,6 +1,6 @@
 """Attention-weighted fusion of feature vectors from several scales.
 
-Used by Covid-DenseNet (seed 001), whose abstract describes "a multi-scale
+Used by Covid-DenseNet, whose abstract describes "a multi-scale
 fusion module" after per-scale attention: a small gate looks at all scales at
 once and decides, per image, how much each scale contributes.
 """

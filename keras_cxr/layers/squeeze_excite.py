@@ -1,7 +1,7 @@
 """Squeeze-and-Excitation (Hu et al., CVPR 2018).
 
 Global average pool -> FC -> ReLU -> FC -> sigmoid -> channel re-weighting;
-DPN-SE (seed 003) adds it to every dual-path block.
+DPN-SE (Cheng et al. (DPN-SENet)) adds it to every dual-path block.
 """
 
 import keras

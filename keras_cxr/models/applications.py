@@ -7,10 +7,11 @@ global average pooling and a softmax head. The input normalisation each
 backbone was trained with is the model's first layer.
 
 (ResNet-50 lives in ``resnet.py``: it is rebuilt with keras.applications'
-names so the papers' torchvision variant can be chosen.) Seed 000 compares
-ResNet-50, MobileNet and EfficientNet(-B0); seed 003
-compares ResNet-18/50/101, DenseNet-121/201, VGG16 and InceptionV3; seed 001
-compares against DenseNet-121; seed 004 against ResNet-50. The papers
+names so the papers' torchvision variant can be chosen.) Li et al. 2023
+(ConvNeXt-AT), Table 3, compares ResNet-50, MobileNet and EfficientNet(-B0);
+Cheng et al. (DPN-SENet), Table 1, compares ResNet-18/50/101, DenseNet-121/201,
+DPN-68/92/131, VGG16 and InceptionV3; Covid-DenseNet compares against
+DenseNet-121; Chen et al. (improved ResNet50, CT) against ResNet-50. The papers
 fine-tune each with its classifier replaced; VGG16 here uses global pooling
 instead of the 4096-4096 fully connected top, so it runs at any input size.
 """
@@ -55,20 +56,28 @@ def _register(name, app, normalization, paper, description, min_input_size=32):
     return builder
 
 
-resnet101 = _register("resnet101", keras.applications.ResNet101, "caffe", "003", "ResNet-101 (keras.applications)")
+resnet101 = _register(
+    "resnet101", keras.applications.ResNet101, "caffe", "cheng_dpn_se", "ResNet-101 (keras.applications)"
+)
 densenet121 = _register(
-    "densenet121", keras.applications.DenseNet121, "imagenet", "001/003", "DenseNet-121 (keras.applications)"
+    "densenet121",
+    keras.applications.DenseNet121,
+    "imagenet",
+    "covid_densenet,cheng_dpn_se",
+    "DenseNet-121 (keras.applications)",
 )
 densenet201 = _register(
-    "densenet201", keras.applications.DenseNet201, "imagenet", "003", "DenseNet-201 (keras.applications)"
+    "densenet201", keras.applications.DenseNet201, "imagenet", "cheng_dpn_se", "DenseNet-201 (keras.applications)"
 )
-mobilenet = _register("mobilenet", keras.applications.MobileNet, "tf", "000", "MobileNet v1 (keras.applications)")
-vgg16 = _register("vgg16", keras.applications.VGG16, "caffe", "003", "VGG16 with a pooled head (keras.applications)")
+mobilenet = _register("mobilenet", keras.applications.MobileNet, "tf", "li2023", "MobileNet v1 (keras.applications)")
+vgg16 = _register(
+    "vgg16", keras.applications.VGG16, "caffe", "cheng_dpn_se", "VGG16 with a pooled head (keras.applications)"
+)
 inception_v3 = _register(
     "inception_v3",
     keras.applications.InceptionV3,
     "tf",
-    "003",
+    "cheng_dpn_se",
     "InceptionV3 (keras.applications)",
     min_input_size=75,
 )
@@ -76,7 +85,7 @@ inception_v3 = _register(
 
 @register_model(
     "efficientnet_b0",
-    paper="000",
+    paper="li2023",
     description="EfficientNet-B0 (keras.applications)",
     imagenet_source=_imagenet(keras.applications.EfficientNetB0),
 )

@@ -1,4 +1,4 @@
-"""Covid-DenseNet (seed 001): DenseNet-121 multi-scale attention fusion.
+"""Covid-DenseNet: DenseNet-121 multi-scale attention fusion.
 
 The paper's abstract gives the idea, not the layers: transfer-learned DenseNet-121
 features at multiple scales, attention re-weighting each scale, a multi-scale
@@ -37,8 +37,8 @@ def _imagenet_densenet121(weights):
 
 @register_model(
     "covid_densenet",
-    paper="001",
-    description="Covid-DenseNet: DenseNet-121 multi-scale attention fusion (seed 001)",
+    paper="covid_densenet",
+    description="Covid-DenseNet: DenseNet-121 multi-scale attention fusion (Covid-DenseNet abstract)",
     imagenet_source=_imagenet_densenet121,
 )
 def covid_densenet(num_classes, input_shape, *, attention="cbam", fusion_channels=256, dropout=0.3):

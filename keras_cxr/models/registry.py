@@ -12,6 +12,17 @@ from typing import Callable, Optional
 
 _REGISTRY = {}
 
+# Keys of ``ModelSpec.paper``: the source paper a network reproduces, or whose
+# comparison tables it appears in (comma-joined when several do).
+PAPERS = {
+    "li2023": "Li et al. 2023 (ConvNeXt-AT)",
+    "covid_densenet": "Covid-DenseNet",
+    "zhong2020": "Zhong 2020 (VGG-style 80x80 multi-branch CNN)",
+    "cheng_dpn_se": "Cheng et al. (DPN-SENet)",
+    "chen_resnet_ct": "Chen et al. (improved ResNet50, CT)",
+    "baseline": "no paper: a general baseline",
+}
+
 
 @dataclasses.dataclass(frozen=True)
 class ModelSpec:
@@ -20,6 +31,7 @@ class ModelSpec:
     name: str
     builder: Callable
     default_input_shape: tuple
+    # Comma-joined keys of PAPERS, e.g. "li2023,cheng_dpn_se,chen_resnet_ct".
     paper: str
     description: str
     min_input_size: int = 32

@@ -50,3 +50,14 @@ def test_every_spec_has_paper_and_description():
         spec = get_spec(name)
         assert spec.paper and spec.description
         assert spec.default_input_shape[-1] == 3
+
+
+def test_every_paper_key_names_a_source_paper():
+    from keras_cxr.models.registry import PAPERS
+
+    for name in list_models():
+        keys = get_spec(name).paper.split(",")
+        assert keys and set(keys) <= set(PAPERS), (name, keys)
+    assert get_spec("resnet50").paper == "li2023,cheng_dpn_se,chen_resnet_ct"
+    assert get_spec("convnext_at").paper == "li2023"
+    assert get_spec("dpn92_se").paper == "cheng_dpn_se"

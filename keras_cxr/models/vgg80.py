@@ -1,4 +1,4 @@
-"""The VGG-style 80x80 multi-branch CNN (seed 002: Yi Zhong, arXiv 2007.09695).
+"""The VGG-style 80x80 multi-branch CNN (Zhong 2020, arXiv 2007.09695).
 
 Four VGG blocks (32, 64, 128, 128 filters; 2, 2, 3, 3 convs of 3x3, ELU, 2x2
 max-pool). Branch A globally pools the output of each of the four pools and
@@ -26,12 +26,12 @@ POOLINGS = ("max", "avg")
 @register_model(
     "vgg80_multibranch",
     default_input_shape=(80, 80, 3),
-    paper="002",
-    description="VGG-style multi-branch CNN for 80x80 CXR (seed 002), 63.1 M parameters",
+    paper="zhong2020",
+    description="VGG-style multi-branch CNN for 80x80 CXR (Zhong 2020), 63.1 M parameters",
     min_input_size=16,
 )
 def vgg80_multibranch(num_classes, input_shape, *, branch_pooling="max", dropout=(0.5, 0.4)):
-    """Seed 002's network; ``branch_pooling`` is "max" (author's script) or "avg" (paper text)."""
+    """Zhong 2020's network; ``branch_pooling`` is "max" (author's script) or "avg" (paper text)."""
     if branch_pooling not in POOLINGS:
         raise ValueError(f"branch_pooling must be one of {POOLINGS}, got {branch_pooling!r}")
     global_pool = layers.GlobalMaxPooling2D if branch_pooling == "max" else layers.GlobalAveragePooling2D

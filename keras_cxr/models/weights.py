@@ -11,6 +11,7 @@ import os
 
 import keras
 
+from keras_cxr.models.registry import PAPERS
 from keras_cxr.utils.logging import get_logger
 
 # The ``weights`` argument handed to keras.applications for ImageNet sources.
@@ -74,13 +75,19 @@ def transfer_weights(target, source, source_name="model"):
     return report
 
 
+def paper_citations(keys):
+    """``ModelSpec.paper`` ("li2023,cheng_dpn_se") as the papers' citations."""
+    return "; ".join(PAPERS.get(key, key) for key in keys.split(","))
+
+
 def load_weights(model, spec, weights):
     """Load ``weights`` ("imagenet" or a file path) into ``model``; returns a TransferReport."""
     if weights == "imagenet":
         if spec.imagenet_source is None:
             raise ValueError(
                 f"{spec.name} has no ImageNet weights in keras.applications "
-                f"(paper {spec.paper} trains it from scratch). Use weights=None or a local file."
+                f"(source: {paper_citations(spec.paper)}). Use weights=None (random initialisation) "
+                "or a local file."
             )
         source = spec.imagenet_source(IMAGENET_WEIGHTS)
         report = transfer_weights(model, source, source_name=f"ImageNet ({source.name})")

@@ -1,6 +1,7 @@
 """ResNet-18 and ResNet-50, with ``keras.applications`` layer names.
 
-``keras.applications`` has no ResNet-18 (a seed 003 baseline), so it is built
+``keras.applications`` has no ResNet-18 (a baseline in Cheng et al. (DPN-SENet),
+Table 1), so it is built
 here from basic blocks (two 3x3 convolutions, no conv bias, as in torchvision:
 11.69 M trainable parameters with 1000 classes).
 
@@ -10,8 +11,9 @@ blocks (the FPN-attention network, ``resnet_fpn.py``). Two variants differ only
 in where the stride of a stage's first block sits, not in weight shapes:
 ``"v1"`` (stride in the first 1x1 conv: He et al. 2016 and keras.applications,
 3.86 GMACs, the function its ImageNet weights were trained as) and ``"v1.5"``
-(stride in the 3x3 conv: torchvision, 4.09 GMACs, the ResNet-50 that seeds 000
-and 003 trained in PyTorch and whose "4.1 G" they report).
+(stride in the 3x3 conv: torchvision, 4.09 GMACs, the ResNet-50 that Li et al.
+2023 (ConvNeXt-AT) and Cheng et al. (DPN-SENet) trained in PyTorch; Li et al.
+2023, Table 3, reports it as "4.1 G").
 """
 
 import keras
@@ -69,12 +71,21 @@ def basic_block(x, filters, strides=1, conv_shortcut=False, name=None, attention
 
 
 def resnet_stages(
-    x, block, blocks_per_stage, attention=None, attention_stages=(), attention_reduction=16, variant="v1"
+    x,
+    block,
+    blocks_per_stage,
+    attention=None,
+    attention_stages=(),
+    attention_reduction=16,
+    variant="v1",
+    attention_options=None,
 ):
     """Stages conv2..conv5; returns the output of every stage.
 
     ``attention`` (a factory name) goes into the LAST block of each stage listed
-    in ``attention_stages`` (stage numbers 2-5), as seed 004 does.
+    in ``attention_stages`` (stage numbers 2-5), as Chen et al. (improved
+    ResNet50, CT) do for conv3-conv5. ``attention_options`` are further keyword
+    arguments for that layer (e.g. ``{"inter_ratio": 0.125}`` for non-local).
     """
     outputs = []
     for stage_index, blocks in enumerate(blocks_per_stage):
@@ -84,7 +95,9 @@ def resnet_stages(
             name = f"conv{stage}_block{i}"
             att = None
             if i == blocks and stage in attention_stages:
-                att = get_attention(attention, reduction=attention_reduction, name=f"{name}_{attention}")
+                att = get_attention(
+                    attention, reduction=attention_reduction, name=f"{name}_{attention}", **(attention_options or {})
+                )
             needs_projection = i == 1 and (block is bottleneck_block or stage > 2)
             x = block(
                 x,
@@ -99,7 +112,11 @@ def resnet_stages(
     return outputs
 
 
-@register_model("resnet18", paper="003", description="ResNet-18 (He et al. 2016), built here; seed 003 baseline")
+@register_model(
+    "resnet18",
+    paper="cheng_dpn_se",
+    description="ResNet-18 (He et al. 2016), built here; baseline in Cheng et al. (DPN-SENet) Table 1",
+)
 def resnet18(num_classes, input_shape, *, attention=None, dropout=0.0):
     """ResNet-18 with basic blocks; ``attention`` adds a block to the last unit of every stage."""
     inputs, x = image_input(input_shape, normalization="imagenet", rgb=False)
@@ -120,7 +137,8 @@ def check_variant(variant):
 
 @register_model(
     "resnet50",
-    paper="000/003/004",
+    # Baseline in Li et al. 2023 Table 3, Cheng et al. Table 1 and Chen et al. (CT).
+    paper="li2023,cheng_dpn_se,chen_resnet_ct",
     description="ResNet-50 (v1.5 default as in the PyTorch papers; v1 = keras.applications)",
     imagenet_source=_imagenet_resnet50,
 )

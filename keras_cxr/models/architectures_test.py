@@ -60,13 +60,43 @@ def test_dpn92_se_adds_se_to_every_dual_path_block():
     assert sum(isinstance(layer, SqueezeExcite) for layer in model.layers) == 3 + 4 + 20 + 3
 
 
-def test_resnet50_fpn_attention_structure():
-    model = build_model("resnet50_fpn_attention", 3, input_shape=(64, 64, 3))
+@pytest.mark.parametrize("design,width,smoothing", [("light", 128, keras.layers.DepthwiseConv2D),
+                                                     ("full", 256, keras.layers.Conv2D)])
+def test_resnet50_fpn_attention_structure(design, width, smoothing):
+    model = build_model("resnet50_fpn_attention", 3, input_shape=(64, 64, 3), design=design)
     nl = [layer.name for layer in model.layers if isinstance(layer, NonLocal)]
     assert nl == ["conv3_block4_nl", "conv4_block6_nl", "conv5_block3_nl"]
-    for level in range(2, 6):
-        assert model.get_layer(f"fpn_output{level}").output.shape[-1] == 256
-    assert model.get_layer("fpn_fusion").output.shape[-1] == 4 * 256
+    for level, stride in zip(range(2, 6), (4, 8, 16, 32)):
+        output = model.get_layer(f"fpn_output{level}")
+        assert type(output) is smoothing
+        assert tuple(output.output.shape[1:]) == (64 // stride, 64 // stride, width)
+    assert model.get_layer("fpn_fusion").output.shape[-1] == 4 * width
+
+
+@pytest.mark.parametrize("name", ["dpn68", "dpn92_se"])
+def test_dpn_head_is_concat_bn_relu_pool_classifier(name):
+    """As the DPN authors' MXNet code (conv5_x_x__relu-sp) and Cadene's port: concat -> BN -> ReLU -> pool -> FC."""
+    model = build_model(name, 4, input_shape=(64, 64, 3))
+    pool = model.get_layer("classifier_pool")
+    act = model.get_layer("conv5_relu")
+    assert pool.input is act.output
+    assert act.activation is keras.activations.relu
+    assert isinstance(model.get_layer("conv5_bn"), keras.layers.BatchNormalization)
+    assert model.get_layer("conv5_bn").input is model.get_layer("conv5_output").output
+    assert model.get_layer("classifier_predictions").input is pool.output
+    # BatchNorm centred on the data: half its outputs are negative; the pooled features are >= 0 (ELU's are not).
+    x = np.random.RandomState(0).rand(2, 64, 64, 3)
+    bn = model.get_layer("conv5_bn")
+    bn_input = keras.Model(model.input, bn.input).predict(x, verbose=0)
+    bn.moving_mean.assign(bn_input.mean(axis=(0, 1, 2)))
+    assert keras.Model(model.input, bn.output).predict(x, verbose=0).min() < 0.0
+    features = keras.Model(model.input, pool.input).predict(x, verbose=0)
+    assert features.min() == 0.0 and features.max() > 0.0
+    # timm's ELU head stays available.
+    elu = build_model(name, 4, input_shape=(64, 64, 3), final_activation="elu")
+    assert elu.get_layer("classifier_pool").input is elu.get_layer("conv5_elu").output
+    with pytest.raises(ValueError, match="final_activation"):
+        build_model(name, 4, input_shape=(64, 64, 3), final_activation="gelu")
 
 
 def test_resnet50_v1_reproduces_keras_applications():
@@ -99,7 +129,7 @@ def test_profile_counts_attention_costs():
 
 
 def test_convnext_tiny_computes_what_keras_applications_computes():
-    """Faster kernels (issue 9), same function: outputs and training gradients match ConvNeXtTiny's."""
+    """Faster CPU kernels, same function: outputs and training gradients match ConvNeXtTiny's."""
     import tensorflow as tf
 
     ref = keras.applications.ConvNeXtTiny(weights=None, classes=4, input_shape=(64, 64, 3))

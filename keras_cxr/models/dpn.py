@@ -1,17 +1,29 @@
-"""Dual Path Networks (Chen et al., NeurIPS 2017) and DPN-SE (seed 003: Cheng et al.).
+"""Dual Path Networks (Chen et al. 2017) and DPN-SE (Cheng et al. (DPN-SENet)).
 
 A dual-path block runs BN-ReLU-conv units 1x1 -> grouped 3x3 -> 1x1 and splits
 the result into a residual part (added, as in ResNeXt) and a dense part
 (concatenated, as in DenseNet). Settings follow the common public
-implementation (timm ``dpn.py``): DPN-92 has a 64-filter 7x7/2 stem, k_R = 96,
-32 groups, (3, 4, 20, 3) blocks and dense increments (16, 32, 24, 128); the
-final BN uses ELU. Parameter counts match the reference: DPN-92 37.67 M
+implementations (the authors' MXNet code, cypw/DPNs, and its PyTorch ports:
+Cadene's pretrainedmodels ``dpn.py``, timm ``dpn.py``): DPN-92 has a 64-filter
+7x7/2 stem, k_R = 96, 32 groups, (3, 4, 20, 3) blocks and dense increments
+(16, 32, 24, 128). Parameter counts match the reference: DPN-92 37.67 M
 trainable with a 1000-class head.
 
-DPN-SE (seed 003) adds squeeze-and-excitation to every dual-path block. The
-paper does not say where inside the block; here SE re-weights the output of the
-last 1x1 unit before it is split, so both the residual and the dense path are
-recalibrated (the position SE-ResNeXt uses, before the residual add).
+Head: after the last block the two paths are concatenated, batch-normalised
+and activated ("CatBnAct", ``conv5_bn_ac``), then globally average-pooled and
+classified (a 1x1 convolution on the pooled vector there, a Dense layer here;
+the same function), with the softmax in the last layer here and in the loss
+there. The final activation is ReLU in the authors' MXNet code
+(``conv5_x_x__relu-sp``) and in Cadene's and Wightman's pytorch-dpn-pretrained
+ports, whose ImageNet weights all come from it; timm alone switches it to ELU
+(``fc_act_layer='elu'``). ``final_activation="relu"`` is the default here,
+``"elu"`` reproduces timm's head.
+
+DPN-SE (Cheng et al. (DPN-SENet)) adds squeeze-and-excitation
+to every dual-path block. The paper does not say where inside the block; here
+SE re-weights the output of the last 1x1 unit before it is split, so both the
+residual and the dense path are recalibrated (the position SE-ResNeXt uses,
+before the residual add).
 """
 
 import keras
@@ -66,9 +78,15 @@ def dual_path_block(x, num_1x1_a, num_3x3_b, num_1x1_c, inc, groups, block_type,
     return residual, dense
 
 
-def dpn_features(x, small, stem, k_r, groups, k_sec, inc_sec, attention=None, attention_reduction=16):
-    """DPN backbone from a normalised image to the final BN-ELU feature map."""
+FINAL_ACTIVATIONS = ("relu", "elu")
+
+
+def dpn_features(x, small, stem, k_r, groups, k_sec, inc_sec, attention=None, attention_reduction=16,
+                 final_activation="relu"):
+    """DPN backbone from a normalised image to the final concat-BN-activation feature map."""
     attention = validate_attention(attention)
+    if final_activation not in FINAL_ACTIVATIONS:
+        raise ValueError(f"final_activation must be one of {FINAL_ACTIVATIONS}, got {final_activation!r}")
     bw_factor = 1 if small else 4
     x = layers.Conv2D(stem, 3 if small else 7, strides=2, padding="same", use_bias=False, name="conv1_conv")(x)
     x = layers.BatchNormalization(epsilon=BN_EPSILON, name="conv1_bn")(x)
@@ -85,35 +103,64 @@ def dpn_features(x, small, stem, k_r, groups, k_sec, inc_sec, attention=None, at
             )
     x = layers.Concatenate(name="conv5_output")(list(x))
     x = layers.BatchNormalization(epsilon=BN_EPSILON, name="conv5_bn")(x)
-    return layers.Activation("elu", name="conv5_elu")(x)
+    return layers.Activation(final_activation, name=f"conv5_{final_activation}")(x)
 
 
-def _build(variant, model_name, num_classes, input_shape, attention, attention_reduction, dropout):
+def _build(variant, model_name, num_classes, input_shape, attention, attention_reduction, dropout,
+           final_activation="relu"):
     inputs, x = image_input(input_shape, normalization="imagenet", rgb=False)
-    x = dpn_features(x, **DPN_CONFIGS[variant], attention=attention, attention_reduction=attention_reduction)
+    x = dpn_features(x, **DPN_CONFIGS[variant], attention=attention, attention_reduction=attention_reduction,
+                     final_activation=final_activation)
     outputs = pooled_classifier(x, num_classes, dropout=dropout)
     return keras.Model(inputs, outputs, name=model_name)
 
 
-@register_model("dpn68", paper="003", description="DPN-68 (Chen et al. 2017), seed 003 baseline")
-def dpn68(num_classes, input_shape, *, attention=None, attention_reduction=16, dropout=0.0):
+@register_model(
+    "dpn68",
+    paper="cheng_dpn_se",
+    description="DPN-68 (Chen et al. 2017, Dual Path Networks); baseline in Cheng et al. (DPN-SENet) Table 1",
+)
+def dpn68(
+    num_classes, input_shape, *, attention=None, attention_reduction=16, final_activation="relu", dropout=0.0
+):
     """DPN-68."""
-    return _build("dpn68", "dpn68", num_classes, input_shape, attention, attention_reduction, dropout)
+    return _build("dpn68", "dpn68", num_classes, input_shape, attention, attention_reduction, dropout,
+                  final_activation)
 
 
-@register_model("dpn92", paper="003", description="DPN-92 (Chen et al. 2017), seed 003 baseline")
-def dpn92(num_classes, input_shape, *, attention=None, attention_reduction=16, dropout=0.0):
+@register_model(
+    "dpn92",
+    paper="cheng_dpn_se",
+    description="DPN-92 (Chen et al. 2017, Dual Path Networks); baseline in Cheng et al. (DPN-SENet) Table 1",
+)
+def dpn92(
+    num_classes, input_shape, *, attention=None, attention_reduction=16, final_activation="relu", dropout=0.0
+):
     """DPN-92."""
-    return _build("dpn92", "dpn92", num_classes, input_shape, attention, attention_reduction, dropout)
+    return _build("dpn92", "dpn92", num_classes, input_shape, attention, attention_reduction, dropout,
+                  final_activation)
 
 
-@register_model("dpn131", paper="003", description="DPN-131 (Chen et al. 2017), seed 003 baseline")
-def dpn131(num_classes, input_shape, *, attention=None, attention_reduction=16, dropout=0.0):
+@register_model(
+    "dpn131",
+    paper="cheng_dpn_se",
+    description="DPN-131 (Chen et al. 2017, Dual Path Networks); baseline in Cheng et al. (DPN-SENet) Table 1",
+)
+def dpn131(
+    num_classes, input_shape, *, attention=None, attention_reduction=16, final_activation="relu", dropout=0.0
+):
     """DPN-131."""
-    return _build("dpn131", "dpn131", num_classes, input_shape, attention, attention_reduction, dropout)
+    return _build("dpn131", "dpn131", num_classes, input_shape, attention, attention_reduction, dropout,
+                  final_activation)
 
 
-@register_model("dpn92_se", paper="003", description="DPN-SE: DPN-92 with squeeze-and-excitation (seed 003)")
-def dpn92_se(num_classes, input_shape, *, attention="se", attention_reduction=16, dropout=0.0):
-    """DPN-SE (seed 003): SE in every dual-path block of DPN-92."""
-    return _build("dpn92", "dpn92_se", num_classes, input_shape, attention, attention_reduction, dropout)
+@register_model(
+    "dpn92_se",
+    paper="cheng_dpn_se",
+    description="DPN-SE: DPN-92 with squeeze-and-excitation (Cheng et al. (DPN-SENet))",
+)
+def dpn92_se(num_classes, input_shape, *, attention="se", attention_reduction=16, final_activation="relu",
+             dropout=0.0):
+    """DPN-SE (Cheng et al. (DPN-SENet)): SE in every dual-path block of DPN-92."""
+    return _build("dpn92", "dpn92_se", num_classes, input_shape, attention, attention_reduction, dropout,
+                  final_activation)

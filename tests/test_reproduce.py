@@ -15,7 +15,7 @@ from keras_cxr.testing import write_paper_dataset
 
 # One light row per paper for the default suite (the paper's own network where it is light enough).
 QUICK_ROWS = {"li2023": "convnext_at", "zhong2020": None, "cheng_dpn_se": "resnet18",
-              "chen_resnet_ct": "resnet50", "covid_densenet": "densenet121"}
+              "chen_resnet_ct": "resnet50", "covid_densenet": "DenseNet-121 (balanced)"}
 
 
 def _reproduce(paper, tmp_path, only):

@@ -30,7 +30,7 @@ def test_explained_class_defaults_to_the_prediction_and_can_be_chosen(small_mode
 # Every registered model is also checked in models/zoo_test.py; here, the choices themselves.
 @pytest.mark.parametrize("name,expected", [
     ("resnet50_fpn_attention", "conv5_block3_out"), ("convnext_at", "convnext_tiny_stage_3_block_2_add"),
-    ("dpn68", "conv5_elu"), ("vgg16", "block5_conv3"), ("densenet121", "relu"),
+    ("dpn68", "conv5_relu"), ("vgg16", "block5_conv3"), ("densenet121", "relu"),
 ])
 def test_automatic_target_layer_choice(name, expected):
     model = build_model(name, 3, input_shape=small_shape(name))

@@ -129,6 +129,7 @@ def write_paper_dataset(paper, root, per_class=8, size=48, seed=0):
         directory.mkdir(parents=True, exist_ok=True)
         for index in range(per_class):
             image, _ = synthetic_cxr(label, size, seed=[seed, number, index])
-            name = f"person{number}{index // 2}_bacteria_{index}.png" if "PNEUMONIA" in folder else f"{number}_{index}.png"
+            name = (f"person{seed}{number}{index // 2}_bacteria_{index}.png" if "PNEUMONIA" in folder
+                    else f"s{seed}_{number}_{index}.png")  # another seed: other patients
             write_png(directory / name, image)
     return root

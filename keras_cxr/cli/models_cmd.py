@@ -39,18 +39,24 @@ def model_table(names=None, num_classes=4):
 
 
 def run(args):
+    from keras_cxr.configs import list_recipes
+    from keras_cxr.papers import PAPERS
+
     rows = model_table(args.names, args.num_classes)
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    header = f"{'model':<24} {'paper':<12} {'input':<12} {'params':>13} {'GMACs':>7}  description"
+    width = max([len("paper")] + [len(row["paper"]) for row in rows])
+    header = f"{'model':<24} {'paper':<{width}} {'input':<12} {'params':>13} {'GMACs':>7}  description"
     print(header)
     print("-" * len(header))
     for row in rows:
         shape = "x".join(str(d) for d in row["input_shape"])
         print(
-            f"{row['name']:<24} {row['paper']:<12} {shape:<12} {row['params']:>13,d} "
+            f"{row['name']:<24} {row['paper']:<{width}} {shape:<12} {row['params']:>13,d} "
             f"{row['gmacs']:>7.2f}  {row['description']}"
         )
     print(f"\n{len(rows)} models; parameters and GMACs for one image at the default input, {args.num_classes} classes.")
+    print("Papers: " + "; ".join(f"{key} = {paper.cite}" for key, paper in PAPERS.items()))
+    print("Recipes (keras-cxr train --config NAME): " + ", ".join(list_recipes()))
     return 0

@@ -12,16 +12,8 @@ from typing import Callable, Optional
 
 _REGISTRY = {}
 
-# Keys of ``ModelSpec.paper``: the source paper a network reproduces, or whose
-# comparison tables it appears in (comma-joined when several do).
-PAPERS = {
-    "li2023": "Li et al. 2023 (ConvNeXt-AT)",
-    "covid_densenet": "Covid-DenseNet",
-    "zhong2020": "Zhong 2020 (VGG-style 80x80 multi-branch CNN)",
-    "cheng_dpn_se": "Cheng et al. (DPN-SENet)",
-    "chen_resnet_ct": "Chen et al. (improved ResNet50, CT)",
-    "baseline": "no paper: a general baseline",
-}
+# ``ModelSpec.paper``: keys of keras_cxr.papers.PAPERS (or "baseline"), comma-joined: the paper a
+# network reproduces, or whose comparison tables it appears in.
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,8 +23,7 @@ class ModelSpec:
     name: str
     builder: Callable
     default_input_shape: tuple
-    # Comma-joined keys of PAPERS, e.g. "li2023,cheng_dpn_se,chen_resnet_ct".
-    paper: str
+    paper: str  # e.g. "li2023,cheng_dpn_se,chen_resnet_ct"
     description: str
     min_input_size: int = 32
     input_size_multiple: int = 1
@@ -68,6 +59,9 @@ def register_model(
     """Decorator registering ``builder(num_classes, input_shape, *, **options)``."""
 
     def decorator(builder):
+        from keras_cxr.papers import paper_keys
+
+        paper_keys(paper)  # an unknown paper key fails at import, not when someone reads the spec
         if name in _REGISTRY:
             raise ValueError(f"Model {name!r} is registered twice")
         _REGISTRY[name] = ModelSpec(

@@ -11,7 +11,6 @@ import os
 
 import keras
 
-from keras_cxr.models.registry import PAPERS
 from keras_cxr.utils.logging import get_logger
 
 # The ``weights`` argument handed to keras.applications for ImageNet sources.
@@ -77,7 +76,9 @@ def transfer_weights(target, source, source_name="model"):
 
 def paper_citations(keys):
     """``ModelSpec.paper`` ("li2023,cheng_dpn_se") as the papers' citations."""
-    return "; ".join(PAPERS.get(key, key) for key in keys.split(","))
+    from keras_cxr.papers import citation
+
+    return citation(keys)
 
 
 def load_weights(model, spec, weights):

@@ -83,3 +83,14 @@ def test_published_test_split_kept_validation_carved_train_fraction_and_denoisin
     image = published.resolve(published.records[0])
     plain = converter.__class__(converter.image_size, converter.load_size)
     assert np.abs(converter(image).astype(int) - plain(image).astype(int)).mean() > 0.5  # evaluation denoises too
+
+
+def test_a_denoising_recipe_refuses_images_preprocess_already_denoised(synth, tmp_path):
+    import pytest
+
+    from keras_cxr.data.preprocess import PreprocessOptions, preprocess_folder
+
+    preprocess_folder(synth / "images", tmp_path / "tv", PreprocessOptions(denoise="tv"), workers=1, progress=False)
+    config = load_config(None, TINY_TRAINING + ["training.epochs=1", "data.denoise=tv"])
+    with pytest.raises(ValueError, match="denoised by keras-cxr data preprocess.*data.denoise=null"):
+        train(config, tmp_path / "tv", tmp_path / "run", verbose=0)

@@ -167,6 +167,26 @@ def _split(manifest, d):
     return manifest
 
 
+def _check_not_denoised_twice(manifest, config):
+    """A recipe that denoises must not get images `keras-cxr data preprocess --denoise tv` already denoised."""
+    from keras_cxr.data.preprocess import SETTINGS_FILE
+
+    if not config["data"]["denoise"]:
+        return
+    folders = {Path(manifest.resolve(r)).parent for r in manifest.records[:1000]} | {Path(manifest.root)}
+    for folder in folders:
+        for candidate in (folder, *folder.parents):
+            record = candidate / SETTINGS_FILE
+            if record.is_file():
+                options = json.loads(record.read_text()).get("options", {})
+                if options.get("denoise"):
+                    raise ValueError(
+                        f"The images under {candidate} were denoised by keras-cxr data preprocess ({record}), and "
+                        f"this recipe denoises again (data.denoise={config['data']['denoise']}): train on the "
+                        "original images, or set data.denoise=null")
+                break
+
+
 def _verbosity(verbose):
     if verbose != "auto":
         return verbose
@@ -200,6 +220,7 @@ def _train_in(run_dir, config, data, state, verbose):
     """The run itself, with ``run_dir`` locked and checked."""
     log = get_logger()
     manifest = _prepare_split(data, config, run_dir)
+    _check_not_denoised_twice(manifest, config)
     classes = manifest.classes
     log.info("Data split:\n%s", format_counts(manifest))
     t = config["training"]

@@ -13,8 +13,8 @@ from keras_cxr.data import read_manifest
 from keras_cxr.reproduce import get_protocol
 from keras_cxr.testing import write_paper_dataset
 
-# One light row per paper for the default suite (the paper's own network where it is light enough).
-QUICK_ROWS = {"li2023": "convnext_at", "zhong2020": None, "cheng_dpn_se": "resnet18",
+# One light row per paper for the default suite (every row, the papers' own networks included, with -m slow).
+QUICK_ROWS = {"li2023": "mobilenet", "zhong2020": None, "cheng_dpn_se": "resnet18",
               "chen_resnet_ct": "resnet50", "covid_densenet": "DenseNet-121 (balanced)"}
 
 
@@ -24,7 +24,7 @@ def _reproduce(paper, tmp_path, only):
     argv = ["reproduce", paper, "--data", str(data), "--out", str(out), "--quick"]
     argv += ["--only", only] if only else []
     if paper == "covid_densenet":
-        external = write_paper_dataset(paper, tmp_path / "external", per_class=3, size=48, seed=7)
+        external = write_paper_dataset(paper, tmp_path / "external", per_class=2, size=48, seed=7)
         argv += ["--external", str(external)]
     assert main(argv) == 0
     return out, json.loads((out / "results.json").read_text())["rows"]
@@ -103,3 +103,12 @@ def test_quick_reproduction_of_every_row(paper, tmp_path):
     out, rows = _reproduce(paper, tmp_path, None)
     assert list(rows) == [r.name for r in get_protocol(paper).rows]
     _check(paper, out, rows)
+
+
+def test_a_paper_scored_on_its_published_test_set_needs_one(tmp_path, capsys):
+    from keras_cxr.data import generate_dataset
+
+    generate_dataset(tmp_path / "flat", per_class=2, size=32)
+    assert main(["reproduce", "zhong2020", "--data", str(tmp_path / "flat"), "--out", str(tmp_path / "o"),
+                 "--quick"]) == 2
+    assert "--set data.test_fraction=0.2" in capsys.readouterr().err

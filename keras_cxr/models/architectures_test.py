@@ -73,7 +73,7 @@ def test_resnet50_fpn_attention_structure(design, width, smoothing):
     assert model.get_layer("fpn_fusion").output.shape[-1] == 4 * width
 
 
-@pytest.mark.parametrize("name", ["dpn68", "dpn92_se"])
+@pytest.mark.parametrize("name", ["dpn68", pytest.param("dpn92_se", marks=pytest.mark.slow)])  # one head builder
 def test_dpn_head_is_concat_bn_relu_pool_classifier(name):
     """As the DPN authors' MXNet code (conv5_x_x__relu-sp) and Cadene's port: concat -> BN -> ReLU -> pool -> FC."""
     model = build_model(name, 4, input_shape=(64, 64, 3))

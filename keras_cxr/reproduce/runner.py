@@ -100,6 +100,15 @@ def _select(protocol, only):
     return tuple(r for r in protocol.rows if r.name in wanted or r.recipe.split("/")[-1] in wanted)
 
 
+def _check_scored_split(protocol, manifest, config):
+    """A paper scored on its published test set needs data with one (or a test fraction to make one)."""
+    if protocol.score_split == "test" and not manifest.has_splits() and config["data"]["test_fraction"] == 0:
+        raise ValueError(
+            f"{protocol.paper} scores the test split of its dataset, and this data has no split column: give the "
+            f"dataset in its published layout (--layout {protocol.layout}) or a manifest with a split column, or make "
+            "a patient-level test split with --set data.test_fraction=0.2")
+
+
 def run_row(protocol, row, data_csv, out_dir, *, quick=False, overrides=(), external=None, verbose="auto"):
     """Train and score one row; returns ``{"recipe", "overrides", "run_dir", "metrics"}``."""
     from keras_cxr.evaluation import evaluate
@@ -133,6 +142,7 @@ def reproduce(paper, data, out_dir, *, layout=None, quick=False, only=None, over
     out_dir = Path(out_dir)
     _prepare_out(out_dir)
     manifest = read_data(protocol, data, layout)
+    _check_scored_split(protocol, manifest, row_config(rows[0], overrides, quick))
     if quick:
         manifest = quick_subset(manifest)
     data_csv = manifest.write(out_dir / "data.csv")

@@ -2,9 +2,10 @@
 
 import numpy as np
 
-# Overrides that make any training config a seconds-long CPU run: a 32 px resnet18, no cache, no download.
+# Overrides that make any training config a seconds-long CPU run: a 32 px resnet18, no cache, no download, eager
+# (tracing the training graph costs more than a few tiny steps).
 TINY_TRAINING = ["model.name=resnet18", "model.input_size=32", "training.batch_size=6", "model.weights=null",
-                 "data.augment=none", "training.seed=1", "data.cache=null"]
+                 "data.augment=none", "training.seed=1", "data.cache=null", "training.run_eagerly=true"]
 
 
 def write_png(path, image, bits=8):

@@ -84,6 +84,8 @@ SCHEMA = {
                       doc="model.keras: the best epoch by monitor, or the last epoch (Zhong 2020 reports the last)"),
         "mixed_precision": Field((str, type(None)), None, choices=(None, "mixed_float16", "mixed_bfloat16")),
         "jit_compile": Field((bool, str), "auto"),
+        "run_eagerly": Field((bool,), False, doc="no graph tracing: for debugging and seconds-long runs on tiny data "
+                                                 "(keras-cxr reproduce --quick), slower per step"),
         "distribution": Field((str,), "default", choices=("default", "mirrored", "multi_worker")),
         "seed": Field((int,), 0),
         "deterministic": Field((bool,), False),
@@ -188,6 +190,8 @@ def _check_relations(config):
         raise ConfigError("training.schedule three_stage needs values [warm-up, peak, decay] and two boundaries_epochs")
     if training["jit_compile"] not in (True, False, "auto"):
         raise ConfigError(f"training.jit_compile must be true, false or auto, got {training['jit_compile']!r}")
+    if training["run_eagerly"] and training["jit_compile"] is True:
+        raise ConfigError("training.run_eagerly=true cannot compile with XLA: set training.jit_compile=false")
 
 
 def _check_monitor(monitor):

@@ -96,6 +96,7 @@ def test_recipe_names_and_paths_both_load(tmp_path):
         ({"model": {"name": "resnet18"}, "data": {"anscombe": True}}, "only applies with data.denoise=tv"),
         ({"model": {"name": "resnet18"}, "data": {"denoise": "nlm"}}, r"Valid choices: \[None, 'tv'\]"),
         ({"model": {"name": "resnet18"}, "training": {"keep": "first"}}, r"Valid choices: \['best', 'last'\]"),
+        ({"model": {"name": "resnet18"}, "training": {"run_eagerly": True, "jit_compile": True}}, "cannot compile with XLA"),
     ],
 )
 def test_validation_errors_name_the_key(config, message):

@@ -311,6 +311,7 @@ def _model(config, run_dir, state, classes, steps_per_epoch):
     t, m = config["training"], config["model"]
     if state and state.get("checkpoint"):
         model = load_model(run_dir / CHECKPOINT_DIR / state["checkpoint"], compile=True)
+        model.run_eagerly = t["run_eagerly"]
         get_logger().info("Resuming %s after epoch %d of %d", run_dir, state["epoch"], t["epochs"])
         return model, state
     size = m["input_size"] or get_spec(m["name"]).default_input_shape[0]
@@ -319,7 +320,8 @@ def _model(config, run_dir, state, classes, steps_per_epoch):
     if m["init_from"]:
         _initialize_from(model, get_spec(m["name"]), m["init_from"], run_dir)
     model.compile(optimizer=recipe.build_optimizer(config, steps_per_epoch), loss=recipe.build_loss(config),
-                  metrics=recipe.default_metrics(), jit_compile=t["jit_compile"])
+                  metrics=recipe.default_metrics(), run_eagerly=t["run_eagerly"],
+                  jit_compile=False if t["run_eagerly"] else t["jit_compile"])
     return model, None
 
 

@@ -17,8 +17,12 @@ per-seed values and a bootstrap interval over test images.
 Usage (the real development set, rebuilt as ``shared/data/real_cxr_dev/README.md`` says)::
 
     python benchmarks/real_cxr.py --manifest /data/real_cxr_dev/manifest.csv \\
-        --config configs/zhong2020/vgg80.yaml --out runs/real_vgg80 \\
+        --config zhong2020/vgg80 --out runs/real_vgg80 \\
         data.classes=null training.class_weight=balanced
+
+``--skip-control`` trains the keras_cxr arm only (comparing presets or recipes with each other, as
+docs/BENCHMARKS.md's augmentation tables do); overrides such as ``data.augment=zhong2020_script`` follow the
+options.
 
 A ``METADATA.csv`` beside the manifest (the development set has one) adds its
 ``population``, ``age``, ``sex`` and ``view`` columns to the manifest by path.

@@ -19,7 +19,7 @@ from keras_cxr.data.integrity import BadFilesError, scan_files
 from keras_cxr.data.manifest import Manifest, format_counts, load_any, read_manifest
 from keras_cxr.data.preprocess import PreprocessOptions, preprocess_folder, preprocess_image
 from keras_cxr.data.sources import LAYOUTS, build_manifest
-from keras_cxr.data.splits import patient_leaks, split_manifest
+from keras_cxr.data.splits import carve_validation, patient_leaks, split_manifest, subsample_train
 from keras_cxr.data.synthetic import generate_dataset, synthetic_cxr
 
 
@@ -40,6 +40,7 @@ __all__ = [
     "Manifest",
     "PreprocessOptions",
     "build_manifest",
+    "carve_validation",
     "check_dataset",
     "format_counts",
     "generate_dataset",
@@ -54,5 +55,6 @@ __all__ = [
     "read_manifest",
     "scan_files",
     "split_manifest",
+    "subsample_train",
     "synthetic_cxr",
 ]

@@ -201,6 +201,18 @@ def _is_covid_folder(name):
 KERMANY_FOLDERS = {"normal": "NORMAL", "pneumonia": "PNEUMONIA"}
 
 
+def _class_folders(split_dirs, skipped):
+    """``(split, class folder)`` below each split folder; files beside the class folders go to ``skipped``."""
+    for split, split_dir in split_dirs:
+        for child in sorted(split_dir.iterdir()):
+            if child.name.startswith(".") and child.is_dir():
+                continue
+            if child.is_dir():
+                yield split, child
+            else:
+                skipped.append(child)
+
+
 def from_kermany(root, split_pneumonia=True, classes=None):
     """Kermany/Mooney ``chest_xray``: ``train|val|test/NORMAL|PNEUMONIA``.
 
@@ -221,49 +233,43 @@ def from_kermany(root, split_pneumonia=True, classes=None):
     root = _descend_to_splits(root, wrapper_names=("chest_xray",))
     split_dirs = _split_folders(root)
     records, excluded, skipped = [], Counter(), []
-    for split, split_dir in split_dirs:
-        for child in sorted(split_dir.iterdir()):
-            if child.name.startswith(".") and child.is_dir():
-                continue
-            if not child.is_dir():
-                skipped.append(child)
-                continue
-            folder = KERMANY_FOLDERS.get(_folder_key(child.name))
-            if folder is None:
-                where = child.relative_to(root).as_posix()
-                if _is_covid_folder(child.name):
-                    raise ValueError(
-                        f"{root}: folder {where}/ holds COVID-19 images, which Kermany's chest_xray does not "
-                        f"have: this is Zhong 2020's COVID-19-CXR layout; read it with --layout covid19_cxr "
-                        f"(build_manifest(..., layout='covid19_cxr'))")
+    for split, child in _class_folders(split_dirs, skipped):
+        folder = KERMANY_FOLDERS.get(_folder_key(child.name))
+        if folder is None:
+            where = child.relative_to(root).as_posix()
+            if _is_covid_folder(child.name):
                 raise ValueError(
-                    f"{root}: folder {where}/ is not a class of Kermany's chest_xray (NORMAL, PNEUMONIA); "
-                    f"move it out of {split_dir.name}/, or read the tree with --layout covid19_cxr (COVID19, "
-                    f"NORMAL, PNEUMONIA) or --layout folders (a folder per class)")
-            images, others = _class_folder_files(child)
-            skipped += others
-            for path in images:
-                name = path.name.lower()
-                if folder == "NORMAL":
-                    label = L.NORMAL
-                elif not split_pneumonia:
-                    label = L.PNEUMONIA
-                elif "bacteria" in name:
-                    label = L.BACTERIAL
-                elif "virus" in name:
-                    label = L.VIRAL
-                else:
-                    excluded["PNEUMONIA file name names neither bacteria nor virus"] += 1
-                    continue
-                records.append(
-                    {
-                        "path": str(path),
-                        "label": label,
-                        "patient_id": kermany_patient_id(path.name),
-                        "source": "kermany",
-                        "split": split,
-                    }
-                )
+                    f"{root}: folder {where}/ holds COVID-19 images, which Kermany's chest_xray does not "
+                    f"have: this is Zhong 2020's COVID-19-CXR layout; read it with --layout covid19_cxr "
+                    f"(build_manifest(..., layout='covid19_cxr'))")
+            raise ValueError(
+                f"{root}: folder {where}/ is not a class of Kermany's chest_xray (NORMAL, PNEUMONIA); "
+                f"move it out of {child.parent.name}/, or read the tree with --layout covid19_cxr (COVID19, "
+                f"NORMAL, PNEUMONIA) or --layout folders (a folder per class)")
+        images, others = _class_folder_files(child)
+        skipped += others
+        for path in images:
+            name = path.name.lower()
+            if folder == "NORMAL":
+                label = L.NORMAL
+            elif not split_pneumonia:
+                label = L.PNEUMONIA
+            elif "bacteria" in name:
+                label = L.BACTERIAL
+            elif "virus" in name:
+                label = L.VIRAL
+            else:
+                excluded["PNEUMONIA file name names neither bacteria nor virus"] += 1
+                continue
+            records.append(
+                {
+                    "path": str(path),
+                    "label": label,
+                    "patient_id": kermany_patient_id(path.name),
+                    "source": "kermany",
+                    "split": split,
+                }
+            )
     if not records:
         raise ValueError(f"{root} does not look like Kermany's chest_xray: no train|val|test/NORMAL|PNEUMONIA")
     default = [L.BACTERIAL, L.VIRAL, L.NORMAL] if split_pneumonia else [L.NORMAL, L.PNEUMONIA]
@@ -312,25 +318,19 @@ def from_covid19_cxr(root, classes=None):
     root = _descend_to_splits(root)
     split_dirs = _split_folders(root)
     records, excluded, skipped = [], Counter(), []
-    for split, split_dir in split_dirs:
-        for child in sorted(split_dir.iterdir()):
-            if child.name.startswith(".") and child.is_dir():
-                continue
-            if not child.is_dir():
-                skipped.append(child)
-                continue
-            images, others = _class_folder_files(child)
-            skipped += others
-            label = covid19_cxr_label(child.name)
-            if label is None:
-                if images:
-                    excluded[f"folder {child.relative_to(root).as_posix()}/ is not COVID19, NORMAL or "
-                             f"PNEUMONIA"] += len(images)
-                continue
-            for path in images:
-                patient = kermany_patient_id(path.name)
-                records.append({"path": str(path), "label": label, "patient_id": patient,
-                                "source": "covid19_cxr", "split": split})
+    for split, child in _class_folders(split_dirs, skipped):
+        images, others = _class_folder_files(child)
+        skipped += others
+        label = covid19_cxr_label(child.name)
+        if label is None:
+            if images:
+                excluded[f"folder {child.relative_to(root).as_posix()}/ is not COVID19, NORMAL or "
+                         f"PNEUMONIA"] += len(images)
+            continue
+        for path in images:
+            patient = kermany_patient_id(path.name)
+            records.append({"path": str(path), "label": label, "patient_id": patient,
+                            "source": "covid19_cxr", "split": split})
     if not records:
         raise ValueError(f"{root} does not look like Zhong 2020's COVID-19-CXR: no train|test/COVID19|NORMAL|"
                          f"PNEUMONIA folders with images")

@@ -44,7 +44,8 @@ def _accelerator_peak_mb():
     return None
 
 
-def _build(name, image_size, num_classes, channels):
+def build_benchmark_model(name, image_size, num_classes, channels):
+    """``name`` with random weights at ``image_size`` (default: the model's own input size)."""
     from keras_cxr.models import build_model, get_spec
 
     if image_size:
@@ -64,7 +65,7 @@ def bench_model(name, modes=("infer", "train"), batch_size=16, image_size=None, 
     keras.utils.set_random_seed(0)
     result = {"model": name}
     with PeakMemory() as memory:
-        model = _build(name, image_size, num_classes, channels)
+        model = build_benchmark_model(name, image_size, num_classes, channels)
         result["input"] = "x".join(str(int(d)) for d in model.input_shape[1:])
         result["params"] = int(model.count_params())
         compile_for_benchmark(model, jit_compile=jit_compile)
@@ -85,7 +86,7 @@ def bench_model(name, modes=("infer", "train"), batch_size=16, image_size=None, 
         del model
         keras.backend.clear_session()
         keras.utils.set_random_seed(0)
-        model = _build(name, image_size, num_classes, channels)
+        model = build_benchmark_model(name, image_size, num_classes, channels)
         result["tflite"] = measure_tflite(model, name, quantizations or QUANTIZATIONS, threads=tflite_threads,
                                           runs=tflite_runs)
     del model

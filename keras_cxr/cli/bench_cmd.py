@@ -1,6 +1,7 @@
 """``keras-cxr bench``: images/second, memory, input-pipeline and TFLite speed on this machine."""
 
 import json
+import os
 import sys
 
 HELP = "Measure inference/training images per second, peak memory, tf.data throughput and TFLite latency."
@@ -21,6 +22,9 @@ def add_parser(parser):
     parser.add_argument("--augment", default="li_convnext", help="augmentation preset for --mode pipeline")
     parser.add_argument("--data", help="manifest or folder for --mode pipeline (default: synthetic 1024 px PNGs)")
     parser.add_argument("--quantize", nargs="+", help="quantisations for --mode tflite (default: all four)")
+    parser.add_argument("--against", choices=["timm"],
+                        help="time each model beside its PyTorch twin in timm (needs torch and timm installed); "
+                             "default models: all with a twin")
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
 
 
@@ -68,7 +72,47 @@ def format_results(results):
     return "\n".join(lines)
 
 
+def run_against_timm(args):
+    """``--against timm``: each model beside its timm twin, a row streamed as soon as it is measured."""
+    from keras_cxr.benchmark.twins import MissingTwinLibraries, import_timm
+
+    try:
+        import_timm()  # before TensorFlow: torchvision crashes a process that loaded TensorFlow first
+    except MissingTwinLibraries as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    from keras_cxr.benchmark import configure_threads, describe_environment
+    from keras_cxr.benchmark.environment import format_environment
+    from keras_cxr.benchmark.twins import TIMM_TWINS, compare_with_timm, format_twin_table, twin_versions
+
+    modes = [m for m in args.mode if m in ("infer", "train")]
+    if not modes or len(modes) != len(args.mode):
+        print("error: --against timm measures --mode infer and/or train only", file=sys.stderr)
+        return 2
+    threads = configure_threads(args.threads or os.cpu_count())
+    environment = describe_environment(batch_size=args.batch, threads=threads)
+    environment.update(twin_versions())
+    print(format_environment(environment) + f" | torch {environment['torch']}, timm {environment['timm']}",
+          flush=True)
+
+    def progress(row):
+        print(json.dumps(row), file=sys.stderr, flush=True)
+
+    try:
+        rows = compare_with_timm(args.models or list(TIMM_TWINS), progress=progress, modes=modes,
+                                 batch_size=args.batch, image_size=args.image_size, threads=threads,
+                                 windows=args.windows, steps=args.steps)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(json.dumps({"environment": environment, "models": rows}, indent=2) if args.json
+          else "\n" + format_twin_table(rows, modes))
+    return 0
+
+
 def run(args):
+    if args.against:
+        return run_against_timm(args)
     from keras_cxr.benchmark import configure_threads
 
     threads = configure_threads(args.threads)

@@ -26,7 +26,7 @@ def test_bench_measures_every_mode_and_states_the_setup(tmp_path, capsys):
     (row,) = results["models"]
     assert row["model"] == "mobilenet" and row["input"] == "32x32x3"
     assert row["infer_images_per_second"] > 0 and row["train_images_per_second"] > 0
-    assert len(row["train_windows"]) == 2 and row["peak_rss_mb"] > 100
+    assert len(row["train_windows"]) == 2 and row["peak_rss_mb"] > 100 and row["seconds"] > 0
     (tflite,) = row["tflite"]
     assert tflite["quantize"] == "none" and tflite["latency_ms"] > 0 and tflite["top1_agreement"] > 0.9
     pipeline = results["pipeline"]

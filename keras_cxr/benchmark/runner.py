@@ -7,6 +7,7 @@ files; ``tflite`` exports and times each quantisation.
 """
 
 import gc
+import time
 
 from keras_cxr.benchmark.environment import describe_environment
 from keras_cxr.benchmark.timing import PeakMemory
@@ -63,6 +64,7 @@ def bench_model(name, modes=("infer", "train"), batch_size=16, image_size=None, 
     from keras_cxr.benchmark.tflite_speed import QUANTIZATIONS, measure_tflite
 
     keras.utils.set_random_seed(0)
+    started = time.perf_counter()
     result = {"model": name}
     with PeakMemory() as memory:
         model = build_benchmark_model(name, image_size, num_classes, channels)
@@ -92,6 +94,7 @@ def bench_model(name, modes=("infer", "train"), batch_size=16, image_size=None, 
     del model
     keras.backend.clear_session()
     gc.collect()
+    result["seconds"] = round(time.perf_counter() - started, 1)  # build, compile, warm-ups and windows
     return result
 
 

@@ -12,6 +12,7 @@ from keras_cxr.layers.eca import ECA
 from keras_cxr.layers.factory import ATTENTION_LAYERS, get_attention, list_attention
 from keras_cxr.layers.gelu import exact_gelu
 from keras_cxr.layers.global_context import GlobalContext
+from keras_cxr.layers.grouped_conv import GroupedConv2D
 from keras_cxr.layers.grouped_depthwise import GroupedDepthwiseConv2D
 from keras_cxr.layers.input_adapters import GrayscaleToRGB, ImageNormalization
 from keras_cxr.layers.layer_norm import ChannelLayerNormalization
@@ -30,6 +31,7 @@ __all__ = [
     "DropPath",
     "ECA",
     "GlobalContext",
+    "GroupedConv2D",
     "GroupedDepthwiseConv2D",
     "GrayscaleToRGB",
     "ImageNormalization",

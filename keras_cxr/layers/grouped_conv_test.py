@@ -1,4 +1,4 @@
-"""GroupedConv2D computes what ``Conv2D(groups=...)`` computes."""
+"""GroupedConv2D computes what ``Conv2D(groups=...)`` computes, and DPN keeps its weights with it."""
 
 import numpy as np
 import pytest
@@ -6,6 +6,7 @@ import keras
 from keras import layers
 
 from keras_cxr.layers import GroupedConv2D
+from keras_cxr.models import dpn
 
 
 def _np(x):
@@ -67,3 +68,31 @@ def test_grouped_conv_round_trips_through_keras_files(tmp_path):
     x = np.random.default_rng(0).random((2, 7, 7, 8), dtype="float32")
     np.testing.assert_array_equal(_np(loaded(x)), _np(model(x)))
 
+
+def _small_dpn(attention=None):
+    """The real DPN builder, one block per stage (proj, then three stride-2 blocks), on a 32x32 input."""
+    inputs = keras.Input((32, 32, 3))
+    x = dpn.dpn_features(inputs, small=True, stem=10, k_r=128, groups=32, k_sec=(1, 1, 1, 1),
+                         inc_sec=(16, 32, 32, 64), attention=attention)
+    return keras.Model(inputs, x)
+
+
+@pytest.mark.parametrize("attention", [None, "se"])
+def test_dpn_with_grouped_conv_equals_the_plain_conv2d_model(attention):
+    model = _small_dpn(attention)
+    grouped = [layer for layer in model.layers if isinstance(layer, layers.Conv2D) and layer.groups > 1]
+    assert len(grouped) == 4 and all(type(layer) is GroupedConv2D for layer in grouped)
+    model.set_weights([np.random.default_rng(i).normal(0.5, 0.1, w.shape).astype("float32")
+                       for i, w in enumerate(model.get_weights())])
+
+    def plain(layer):  # what the DPN builder made before GroupedConv2D: keras's own grouped Conv2D
+        cls = layers.Conv2D if type(layer) is GroupedConv2D else type(layer)
+        return cls.from_config(layer.get_config())
+
+    before = keras.models.clone_model(model, clone_function=plain)
+    assert not any(type(layer) is GroupedConv2D for layer in before.layers)
+    assert [(w.path, tuple(w.shape)) for w in before.weights] == [(w.path, tuple(w.shape)) for w in model.weights]
+    before.set_weights(model.get_weights())
+    x = np.random.default_rng(0).random((2, 32, 32, 3), dtype="float32")
+    expected = _np(before(x))
+    np.testing.assert_allclose(_np(model(x)), expected, rtol=1e-5, atol=1e-5 * float(np.abs(expected).max()))

@@ -1,6 +1,7 @@
 """Run a ``.tflite`` classifier with ai-edge-litert (no TensorFlow, no Keras)."""
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -56,3 +57,45 @@ class LiteRTModel:
         self.interpreter.set_tensor(self.input["index"], images)
         self.interpreter.invoke()
         return self._dequantize(self.interpreter.get_tensor(self.output["index"]))
+
+    def graph_summary(self):
+        """Where the graph runs: see :func:`graph_summary`."""
+        if self._allocated_shape is None:
+            self._ensure_shape(self.input["shape"])
+        return graph_summary(self.interpreter)
+
+
+def graph_summary(interpreter):
+    """``{"xnnpack_partitions", "ops_outside_xnnpack", "float_ops"}`` of an allocated interpreter.
+
+    Why: an op LiteRT's XNNPACK delegate does not take runs on LiteRT's own
+    kernels and splits the graph (an int8 graph can end up slower than its
+    float32 original), and a float op inside an int8 graph costs a
+    QUANTIZE/DEQUANTIZE pair. The Python API lists every node, delegated or
+    not; the nodes a DELEGATE node replaced are found by walking back from its
+    outputs to its inputs. Counts are ``{op name: n}``.
+    """
+    ops = interpreter._get_ops_details()
+    dtypes = {d["index"]: d["dtype"] for d in interpreter.get_tensor_details()}
+    producer = {t: op["index"] for op in ops if op["op_name"] != "DELEGATE" for t in op["outputs"]}
+    delegated, partitions = set(), 0
+    for node in (op for op in ops if op["op_name"] == "DELEGATE"):
+        partitions += 1
+        boundary, stack = set(node["inputs"]), list(node["outputs"])
+        while stack:
+            tensor = stack.pop()
+            index = producer.get(tensor)
+            if tensor in boundary or index is None or index in delegated:
+                continue
+            delegated.add(index)
+            stack.extend(t for t in ops[index]["inputs"] if t >= 0)
+    body = [op for op in ops if op["op_name"] != "DELEGATE"]
+    floating = [op["op_name"] for op in body
+                if any(dtypes.get(t) == np.float32 for t in (*op["inputs"], *op["outputs"]))]
+    return {"xnnpack_partitions": partitions,
+            "ops_outside_xnnpack": _count(op["op_name"] for op in body if op["index"] not in delegated),
+            "float_ops": _count(floating)}
+
+
+def _count(names):
+    return dict(sorted(Counter(names).items()))

@@ -64,6 +64,17 @@ def test_tflite_export_in_every_quantisation(model_dir, tmp_path, quantize, caps
         assert report["parity"]["top1_agreement"] == 1.0 and report["parity"]["max_abs_prob_diff"] < 0.02
     else:
         assert report["parity"]["top1_agreement"] >= 0.75 and report["parity"]["max_abs_prob_diff"] < 0.5
+    # Accuracy and macro AUC of Keras and of the export on the calibration folder's labels, and their change.
+    parity = report["parity"]
+    assert parity["labelled_images"] == 12
+    for metric in ("accuracy", "macro_auc"):
+        assert parity[metric]["delta"] == pytest.approx(parity[metric]["export"] - parity[metric]["keras"])
+        if quantize in ("none", "float16"):
+            assert parity[metric]["delta"] == pytest.approx(0.0, abs=1e-6)
+    # 12 images are too few to keep calibration and parity apart; the report says so.
+    assert report["parity_overlaps_calibration"] == (quantize == "int8")
+    assert report["calibration_images"] == (12 if quantize == "int8" else 0)
+    assert report["graph"]["ops_outside_xnnpack"] == {"CAST": 1}  # all but the uint8 -> float cast in XNNPACK
     from ai_edge_litert.interpreter import Interpreter
 
     details = Interpreter(model_path=str(out)).get_input_details()[0]

@@ -19,33 +19,75 @@ class ExportError(RuntimeError):
     """An export that failed its parity check (nothing is written to the destination)."""
 
 
-def calibration_images(source, converter, limit=100, seed=0):
-    """uint8 grayscale model views (N, S, S, 1) of a manifest/folder, or of synthetic X-rays if None."""
-    from keras_cxr.data.decode import ImageDecodeError
+# Calibration: up to this many images of the user's data (spread over the manifest), or this many synthetic ones.
+CALIBRATION_IMAGES = 100
+SYNTHETIC_CALIBRATION_IMAGES = 32
+
+
+def calibration_images(source, converter, limit=CALIBRATION_IMAGES, seed=0):
+    """uint8 grayscale model views (N, S, S, 1) of a manifest/folder, or of synthetic X-rays if None.
+
+    Exactly what the edge graph receives: the file -> uint8 conversion the
+    model was trained with (``converter``), no scaling (that is in the graph).
+    """
+    limit = limit if source is not None else min(limit, SYNTHETIC_CALIBRATION_IMAGES)
+    return _labelled_images(source, converter, limit, seed)[0]
+
+
+def _spread(records, limit):
+    """At most ``limit`` records, evenly spread (a manifest sorted by class gives every class)."""
+    return records[::max(len(records) // limit, 1)][:limit]
+
+
+def _labelled_images(source, converter, limit, seed, exclude_calibration=False):
+    """``(uint8 images, label names, overlap)`` of synthetic X-rays (``seed``) or of a manifest/folder.
+
+    ``exclude_calibration``: records other than :func:`calibration_images`'
+    ones; a manifest too small to have others gives those (``overlap`` True).
+    """
     from keras_cxr.data.synthetic import CLASSES, synthetic_cxr
 
-    views = []
     if source is None:
-        for i in range(min(limit, 32)):
-            image, _ = synthetic_cxr(CLASSES[i % len(CLASSES)], size=max(converter.load_size, 64), seed=[seed, i])
-            views.append(converter.convert_array(image))
-    else:
-        from keras_cxr.data.manifest import load_any
+        labels = [CLASSES[i % len(CLASSES)] for i in range(limit)]
+        views = [converter.convert_array(synthetic_cxr(label, size=max(converter.load_size, 64), seed=[seed, i])[0])
+                 for i, label in enumerate(labels)]
+        return np.stack(views), labels, False
+    from keras_cxr.data.manifest import load_any
 
-        manifest = load_any(source)
-        records = manifest.records
-        step = max(len(records) // limit, 1)
-        for record in records[::step][:limit]:
-            try:
-                views.append(converter(manifest.resolve(record)))
-            except ImageDecodeError:
-                continue
-        if not views:
-            raise ValueError(f"No readable calibration images in {source}")
-    return np.stack(views)
+    manifest = load_any(source)
+    chosen = calibration = _spread(manifest.records, CALIBRATION_IMAGES)
+    if exclude_calibration:
+        taken = {id(record) for record in calibration}
+        chosen = [record for record in manifest.records if id(record) not in taken] or calibration
+    images, labels = _read_records(manifest, _spread(chosen, limit), converter)
+    if not images:
+        raise ValueError(f"No readable calibration images in {source}")
+    return np.stack(images), labels, chosen is calibration and exclude_calibration
 
 
-def export_model(model, out, format="tflite", quantize="none", calibration_data=None, parity_images=32):
+def _read_records(manifest, records, converter):
+    """uint8 views and labels of the readable ``records`` (unreadable files are skipped)."""
+    from keras_cxr.data.decode import ImageDecodeError
+
+    images, labels = [], []
+    for record in records:
+        try:
+            images.append(converter(manifest.resolve(record)))
+        except ImageDecodeError:
+            continue
+        labels.append(record["label"])
+    return images, labels
+
+
+def _label_indices(labels, classes):
+    """Index in ``classes`` of each label name (a finer label counts as its parent class), None if absent."""
+    from keras_cxr.data.labels import class_mapping
+
+    mapping, _ = class_mapping(sorted(set(labels)), classes)
+    return [classes.index(mapping[label]) if label in mapping else None for label in labels]
+
+
+def export_model(model, out, format="tflite", quantize="none", calibration_data=None, parity_images=100):
     """Export ``model`` (run dir, .keras or LoadedModel) to ``out``; returns the export report.
 
     Writes ``labels.json`` beside the model (inside the SavedModel folder) and
@@ -54,6 +96,8 @@ def export_model(model, out, format="tflite", quantize="none", calibration_data=
     export is built under a temporary name and renamed into place after its
     parity check: the destination holds the old export or the new one, never
     half of one, and an existing folder is replaced only if keras_cxr wrote it.
+    Parity images are labelled (synthetic X-rays, or the calibration data's
+    labels) and, where there are enough, other images than the calibration ones.
     """
     from keras_cxr.models.loading import LoadedModel, load_classifier
 
@@ -67,8 +111,9 @@ def export_model(model, out, format="tflite", quantize="none", calibration_data=
         raise ValueError("--quantize applies to --format tflite only")
     edge = build_edge_model(loaded.model)
     converter = loaded.converter
-    images = calibration_images(calibration_data, converter, limit=max(parity_images, 100))
-    check = images[:parity_images]
+    images = calibration_images(calibration_data, converter) if quantize == "int8" else None
+    check, names, overlap = _labelled_images(calibration_data, converter, parity_images, seed=1,
+                                             exclude_calibration=images is not None)
     reference = loaded.predict_uint8(check)
 
     out = Path(out)
@@ -80,14 +125,21 @@ def export_model(model, out, format="tflite", quantize="none", calibration_data=
               "preprocessing": converter.get_config(),
               "output": {"name": "probabilities", "dtype": "float32", "shape": [None, len(loaded.classes)]}}
     report = {"model": loaded.name, "source": str(loaded.path), "format": format, "quantize": quantize,
-              "path": str(out), "calibration_data": str(calibration_data) if calibration_data else "synthetic"}
+              "path": str(out), "calibration_data": str(calibration_data) if calibration_data else "synthetic",
+              "calibration_images": 0 if images is None else int(len(images)),
+              "parity_overlaps_calibration": bool(overlap)}
+    expected = (reference, _label_indices(names, loaded.classes), loaded.classes)
     write = _write_saved_model if format == "saved_model" else _write_tflite
-    return write(edge, out, quantize, images, check, reference, labels, report)
+    return write(edge, out, quantize, images, check, expected, labels, report)
 
 
-def _checked_report(report, reference, exported, size):
-    """Parity figures; raises ExportError (before anything reaches the destination) when a strict export disagrees."""
-    figures = parity_module.parity(reference, exported)
+def _checked_report(report, expected, exported, size):
+    """Parity figures; raises ExportError (before anything reaches the destination) when a strict export disagrees.
+
+    ``expected``: (Keras probabilities, true class index or None per image, class names).
+    """
+    reference, truth, classes = expected
+    figures = parity_module.parity(reference, exported, labels=truth, classes=classes)
     report.update(size_bytes=int(size), parity=figures, passed=True)
     if report["quantize"] in STRICT and figures["top1_agreement"] < 1.0:
         raise ExportError(f"{report['format']}/{report['quantize']} export disagrees with Keras on top-1 for "
@@ -96,21 +148,21 @@ def _checked_report(report, reference, exported, size):
     return report
 
 
-def _write_saved_model(edge, out, quantize, images, check, reference, labels, report):
+def _write_saved_model(edge, out, quantize, images, check, expected, labels, report):
     """Build the SavedModel under a temporary name and swap it in only after its parity check passed."""
     from keras_cxr.export.saved_model import export_saved_model, load_saved_model_fn
 
     with replacing_dir(out, "saved_model") as tmp:
         export_saved_model(edge, tmp)
         size = sum(p.stat().st_size for p in tmp.rglob("*") if p.is_file())
-        report = _checked_report(report, reference, load_saved_model_fn(tmp)(check), size)
+        report = _checked_report(report, expected, load_saved_model_fn(tmp)(check), size)
         report["labels"] = str(out / "labels.json")
         (tmp / "labels.json").write_text(json.dumps(labels, indent=2) + "\n")
         (tmp / "export_report.json").write_text(json.dumps(report, indent=2) + "\n")
     return report
 
 
-def _write_tflite(edge, out, quantize, images, check, reference, labels, report):
+def _write_tflite(edge, out, quantize, images, check, expected, labels, report):
     """Convert into a temporary file, check parity on it, then rename it (and labels.json) into place."""
     from keras_cxr.export.saved_model import export_saved_model
     from keras_cxr.export.tflite import convert
@@ -123,7 +175,9 @@ def _write_tflite(edge, out, quantize, images, check, reference, labels, report)
         flatbuffer = convert(Path(tmp) / "saved_model", quantize, representative_images=images, model=edge)
         candidate = Path(tmp) / "model.tflite"
         candidate.write_bytes(flatbuffer)
-        report = _checked_report(report, reference, LiteRTModel(candidate).predict_uint8(check), len(flatbuffer))
+        lite = LiteRTModel(candidate)
+        report = _checked_report(report, expected, lite.predict_uint8(check), len(flatbuffer))
+        report["graph"] = lite.graph_summary()  # what XNNPACK runs, what stays float (int8)
     report["labels"] = str(out.parent / "labels.json")
     write_bytes_atomic(out, flatbuffer)
     write_text_atomic(out.parent / "labels.json", json.dumps(labels, indent=2) + "\n")

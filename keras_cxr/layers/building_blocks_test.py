@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 import keras
+import tensorflow as tf
 
 from keras_cxr.layers import ChannelSlice, DropPath, GrayscaleToRGB, ImageNormalization, LayerScale, ScaleAttentionFusion
 
@@ -57,6 +58,25 @@ def test_channel_slice():
     np.testing.assert_array_equal(_np(ChannelSlice(2, 5)(x)), [[[[2, 3, 4]]]])
     np.testing.assert_array_equal(_np(ChannelSlice(8)(x)), [[[[8, 9]]]])
     assert ChannelSlice.from_config(ChannelSlice(2, 5).get_config()).stop == 5
+
+
+@pytest.mark.parametrize("start, stop", [(0, 3), (3, None), (2, 7), (0, None), (-4, None), (1, -2), (-6, -1), (5, 5)])
+def test_channel_slice_equals_python_slicing_values_shape_and_gradient(start, stop):
+    x = np.random.default_rng(0).normal(size=(2, 3, 3, 10)).astype("float32")
+    layer = ChannelSlice(start, stop)
+    expected = x[..., start:stop]
+    np.testing.assert_array_equal(_np(layer(x)), expected)
+    assert layer.compute_output_shape((None, 3, 3, 10)) == (None, 3, 3, expected.shape[-1])
+    assert tuple(layer(keras.KerasTensor((None, 3, 3, 10))).shape) == (None, 3, 3, expected.shape[-1])
+    weights = np.random.default_rng(1).normal(size=expected.shape).astype("float32")
+    gradient = tf.GradientTape()
+    tensor = tf.constant(x)
+    with gradient:
+        gradient.watch(tensor)
+        loss = tf.reduce_sum(layer(tensor) * weights)
+    expected_gradient = np.zeros_like(x)
+    expected_gradient[..., start:stop] = weights
+    np.testing.assert_array_equal(gradient.gradient(loss, tensor).numpy(), expected_gradient)
 
 
 def test_scale_attention_fusion_mixes_equal_width_vectors():

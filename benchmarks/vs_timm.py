@@ -4,7 +4,7 @@
         [--image-size 224] [--threads 2] [--windows 3] [--markdown docs/BENCHMARKS.md]
 
 Needs `pip install torch torchvision timm` (not keras_cxr dependencies). Both
-frameworks run in this one process with the same thread count, on random
+frameworks run in one fresh process per model with the same thread count, on random
 in-memory batches at each model's default input, in alternating timed windows
 (`keras_cxr.benchmark.twins`); timm runs in both memory layouts and the ratio
 is taken against the faster. Each row is printed as soon as it is measured.
@@ -42,6 +42,8 @@ def parse_args(argv=None):
 
 def stream_line(row, modes):
     parts = [f"{row['model']:<24} vs {row['twin']:<22}"]
+    if "error" in row:
+        return f"{parts[0]} | not measured: {row['error']}"
     for mode in modes:
         parts.append(f"{mode} {row[f'{mode}_images_per_second']:7.2f} vs {row[f'{mode}_twin_images_per_second']:7.2f}"
                      f" img/s = {row[f'{mode}_ratio']:.2f}x")

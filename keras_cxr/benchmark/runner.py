@@ -98,9 +98,24 @@ def bench_model(name, modes=("infer", "train"), batch_size=16, image_size=None, 
     return result
 
 
+def _bench_isolated(name, options, threads, precision):
+    """:func:`bench_model` in a fresh process; a model that fails or runs out of memory is an ``error`` row."""
+    from keras_cxr.benchmark.isolation import IsolatedProcessError, run_isolated
+
+    try:
+        return run_isolated("keras_cxr.benchmark.runner:bench_model", {"name": name, **options}, threads=threads,
+                            precision=precision)
+    except IsolatedProcessError as error:
+        return {"model": name, "error": str(error)}
+
+
 def run_benchmarks(models, modes=("infer", "train"), batch_size=16, image_size=None, threads=None, augment=None,
                    data=None, precision=None, progress=None, **options):
-    """``{"environment", "models": [...], "pipeline": {...}}``; ``progress(result)`` after each model."""
+    """``{"environment", "models": [...], "pipeline": {...}}``; ``progress(result)`` after each model.
+
+    Each model is measured in a fresh process (:mod:`keras_cxr.benchmark.isolation`), with
+    ``threads`` and ``precision`` set there.
+    """
     unknown = sorted(set(modes) - set(MODES))
     if unknown:
         raise ValueError(f"Unknown bench mode(s) {unknown}. Valid choices: {', '.join(MODES)}")
@@ -120,7 +135,8 @@ def run_benchmarks(models, modes=("infer", "train"), batch_size=16, image_size=N
     for name in models:
         if not set(modes) & {"infer", "train", "tflite"}:
             break
-        result = bench_model(name, modes=modes, batch_size=batch_size, image_size=image_size, **options)
+        result = _bench_isolated(name, dict(options, modes=modes, batch_size=batch_size, image_size=image_size),
+                                 threads, precision)
         results["models"].append(result)
         if progress:
             progress(result)

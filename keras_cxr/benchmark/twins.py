@@ -147,20 +147,36 @@ def compare_model(name, modes=("infer", "train"), batch_size=16, image_size=None
 
 
 def compare_with_timm(models=None, progress=None, **options):
-    """Rows of ``compare_model`` for ``models`` (default: every model with a twin); ``progress(row)`` after each."""
+    """Rows of ``compare_model`` for ``models`` (default: every model with a twin); ``progress(row)`` after each.
+
+    Each model is measured in a fresh process (:mod:`keras_cxr.benchmark.isolation`).
+    """
     models = list(models or TIMM_TWINS)
     unknown = [m for m in models if m not in TIMM_TWINS]
     if unknown:
         raise ValueError(f"No timm twin for {unknown}; models with one: {', '.join(TIMM_TWINS)}")
-    if options.get("twin_factory", timm_steps) is timm_steps:
+    isolate = options.get("twin_factory", timm_steps) is timm_steps  # a test's fake twin cannot cross processes
+    if isolate:
         import_timm()
     rows = []
     for name in models:
-        row = compare_model(name, **options)
+        row = _compare_isolated(name, options) if isolate else compare_model(name, **options)
         rows.append(row)
         if progress:
             progress(row)
     return rows
+
+
+def _compare_isolated(name, options):
+    """:func:`compare_model` in a fresh process (torch first); a failure becomes an ``error`` row."""
+    from keras_cxr.benchmark.isolation import IsolatedProcessError, run_isolated
+
+    try:
+        return run_isolated("keras_cxr.benchmark.twins:compare_model", {"name": name, **options},
+                            threads=options.get("threads"), import_first=("torch", "timm"))
+    except IsolatedProcessError as error:
+        timm_name, adds = TIMM_TWINS[name]
+        return {"model": name, "twin": f"timm {timm_name}", "adds": adds, "error": str(error)}
 
 
 def format_twin_table(rows, modes=("infer", "train")):
@@ -176,6 +192,9 @@ def format_twin_table(rows, modes=("infer", "train")):
     lines = [header, rule]
     for row in rows:
         twin = row["twin"].removeprefix("timm ") + (f" ({row['adds']})" if row["adds"] else "")
+        if "error" in row:
+            lines.append(f"| {row['model']} | {twin} | not measured: {row['error']} |" + " |" * (3 * len(modes) - 1))
+            continue
         line = f"| {row['model']} | {twin} | {row['params'] / 1e6:.2f} M / {row['twin_params'] / 1e6:.2f} M |"
         for mode in modes:
             layout = "cl" if row.get(f"{mode}_twin_layout") == "channels_last" else "nchw"

@@ -46,10 +46,13 @@ def format_results(results):
             f"cached {pipeline['cached_images_per_second']:.0f} img/s"
         )
     models = results["models"]
-    if any("infer_images_per_second" in r or "train_images_per_second" in r for r in models):
+    if any("infer_images_per_second" in r or "train_images_per_second" in r or "error" in r for r in models):
         lines.append(f"\n{'model':<24}{'input':<12}{'params':>13}{'infer img/s':>13}{'train img/s':>13}"
                      f"{'peak RSS MB':>13}")
         for row in models:
+            if "error" in row:
+                lines.append(f"{row['model']:<24}not measured: {row['error']}")
+                continue
             lines.append(f"{row['model']:<24}{row['input']:<12}{row['params']:>13,d}"
                          f"{_rate(row, 'infer_images_per_second'):>13}{_rate(row, 'train_images_per_second'):>13}"
                          f"{row['peak_rss_mb']:>13.0f}")

@@ -120,6 +120,11 @@ def _replacement(layer):
         bias = ops.convert_to_numpy(layer.bias) if layer.use_bias else None
         return BandedDepthwiseConv2D(kernel, bias, padding=layer.padding, activation=layer.activation,
                                      name=layer.name)
+    if type(layer).__name__ == "GroupedConv2D":  # one grouped CONV_2D, not G convolutions between SPLIT/CONCAT
+        conv = keras.layers.Conv2D.from_config(layer.get_config())
+        conv.build(layer.input.shape)
+        conv.set_weights(layer.get_weights())
+        return conv
     if isinstance(layer, (keras.layers.Reshape, keras.layers.Flatten)):
         shape = tuple(layer.output.shape[1:])
         if all(d is not None for d in shape):
@@ -131,7 +136,9 @@ def for_litert(classifier):
     """``classifier`` with the layers :func:`_replacement` knows replaced, or itself if there are none.
 
     Large depthwise convolutions become :class:`BandedDepthwiseConv2D`,
-    reshapes :class:`StaticReshape`; the function computed is the same.
+    reshapes :class:`StaticReshape`, ``GroupedConv2D`` (per-group convolutions
+    for TensorFlow's training speed) the plain grouped ``Conv2D`` LiteRT runs as
+    one CONV_2D inside XNNPACK; the function computed is the same.
     """
     if not any(_replacement(layer) is not None for layer in classifier.layers):
         return classifier

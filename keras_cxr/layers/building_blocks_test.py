@@ -66,6 +66,7 @@ def test_channel_slice_equals_python_slicing_values_shape_and_gradient(start, st
     layer = ChannelSlice(start, stop)
     expected = x[..., start:stop]
     np.testing.assert_array_equal(_np(layer(x)), expected)
+    np.testing.assert_array_equal(_np(layer(x, training=True)), expected)
     assert layer.compute_output_shape((None, 3, 3, 10)) == (None, 3, 3, expected.shape[-1])
     assert tuple(layer(keras.KerasTensor((None, 3, 3, 10))).shape) == (None, 3, 3, expected.shape[-1])
     weights = np.random.default_rng(1).normal(size=expected.shape).astype("float32")
@@ -73,10 +74,23 @@ def test_channel_slice_equals_python_slicing_values_shape_and_gradient(start, st
     tensor = tf.constant(x)
     with gradient:
         gradient.watch(tensor)
-        loss = tf.reduce_sum(layer(tensor) * weights)
+        loss = tf.reduce_sum(layer(tensor, training=True) * weights)
     expected_gradient = np.zeros_like(x)
     expected_gradient[..., start:stop] = weights
     np.testing.assert_array_equal(gradient.gradient(loss, tensor).numpy(), expected_gradient)
+
+
+def _op_types(layer, training):
+    spec = tf.TensorSpec((None, 3, 3, 10))
+    graph = tf.function(lambda t: layer(t, training=training)).get_concrete_function(spec).graph
+    return {op.type for op in graph.get_operations()}
+
+
+def test_channel_slice_splits_in_training_and_slices_at_inference():
+    """A split's gradient is cheap on the CPU; a slice is what LiteRT's XNNPACK runs."""
+    layer = ChannelSlice(2, 7)
+    assert "SplitV" in _op_types(layer, True)
+    assert "StridedSlice" in _op_types(layer, False) and "SplitV" not in _op_types(layer, False)
 
 
 def test_scale_attention_fusion_mixes_equal_width_vectors():

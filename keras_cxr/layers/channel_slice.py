@@ -8,10 +8,12 @@ from keras import layers, ops
 class ChannelSlice(layers.Layer):
     """Return channels ``[start, stop)`` of a channels-last tensor (negative indices count from the end).
 
-    Computed as one piece of ``ops.split``, not ``inputs[..., start:stop]``:
+    In training it is one piece of ``ops.split``, not ``inputs[..., start:stop]``:
     the same values, but TensorFlow's gradient of a strided slice pads a
     full-size zero tensor on the CPU (DPN-92 at batch 16: about 2.4 s of a
-    training step), while a split's gradient is a concatenation.
+    training step), while a split's gradient is a concatenation. At inference
+    it stays a slice, which LiteRT's XNNPACK delegate runs (this LiteRT leaves
+    DPN's uneven SPLIT_V outside it, splitting the graph).
     """
 
     def __init__(self, start, stop=None, **kwargs):
@@ -23,9 +25,9 @@ class ChannelSlice(layers.Layer):
         """``(start, stop)`` as indices in ``[0, channels]``, Python's slice rules."""
         return slice(self.start, self.stop).indices(channels)[:2]
 
-    def call(self, inputs):
+    def call(self, inputs, training=None):
         channels = inputs.shape[-1]
-        if channels is None:  # unknown channel count: only a slice can express it
+        if not training or channels is None:  # an unknown channel count: only a slice can express it
             return inputs[..., self.start : self.stop]
         start, stop = self._bounds(channels)
         stop = max(start, stop)

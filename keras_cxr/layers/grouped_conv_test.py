@@ -96,3 +96,24 @@ def test_dpn_with_grouped_conv_equals_the_plain_conv2d_model(attention):
     x = np.random.default_rng(0).random((2, 32, 32, 3), dtype="float32")
     expected = _np(before(x))
     np.testing.assert_allclose(_np(model(x)), expected, rtol=1e-5, atol=1e-5 * float(np.abs(expected).max()))
+
+
+def test_small_dpn_float_tflite_runs_whole_inside_xnnpack(tmp_path):
+    """The dual-path channel slices stay slices at inference: LiteRT's XNNPACK leaves uneven SPLIT_V outside."""
+    from keras_cxr.export.edge_graph import build_edge_model
+    from keras_cxr.export.saved_model import export_saved_model
+    from keras_cxr.export.tflite import convert
+    from keras_cxr.predict.litert import LiteRTModel
+
+    keras.utils.set_random_seed(0)
+    features = _small_dpn()
+    x = layers.GlobalAveragePooling2D()(features.output)
+    classifier = keras.Model(features.input, layers.Dense(3, activation="softmax")(x))
+    edge = build_edge_model(classifier)
+    export_saved_model(edge, tmp_path / "sm")
+    (tmp_path / "m.tflite").write_bytes(convert(tmp_path / "sm"))
+    lite = LiteRTModel(tmp_path / "m.tflite")
+    assert lite.graph_summary()["ops_outside_xnnpack"] == {"CAST": 1}
+    images = np.random.default_rng(0).integers(0, 256, (4, 32, 32, 1), dtype=np.uint8)
+    expected = _np(classifier(np.repeat(images.astype("float32") / 255.0, 3, axis=-1)))
+    np.testing.assert_allclose(lite.predict_uint8(images), expected, atol=1e-4)

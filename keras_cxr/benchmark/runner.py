@@ -110,11 +110,11 @@ def _bench_isolated(name, options, threads, precision):
 
 
 def run_benchmarks(models, modes=("infer", "train"), batch_size=16, image_size=None, threads=None, augment=None,
-                   data=None, precision=None, progress=None, **options):
+                   data=None, precision=None, progress=None, isolate=False, **options):
     """``{"environment", "models": [...], "pipeline": {...}}``; ``progress(result)`` after each model.
 
-    Each model is measured in a fresh process (:mod:`keras_cxr.benchmark.isolation`), with
-    ``threads`` and ``precision`` set there.
+    ``isolate``: measure each model in a fresh process (:mod:`keras_cxr.benchmark.isolation`), with
+    ``threads`` and ``precision`` set there (``keras-cxr bench --isolate``).
     """
     unknown = sorted(set(modes) - set(MODES))
     if unknown:
@@ -135,8 +135,11 @@ def run_benchmarks(models, modes=("infer", "train"), batch_size=16, image_size=N
     for name in models:
         if not set(modes) & {"infer", "train", "tflite"}:
             break
-        result = _bench_isolated(name, dict(options, modes=modes, batch_size=batch_size, image_size=image_size),
-                                 threads, precision)
+        if isolate:
+            result = _bench_isolated(name, dict(options, modes=modes, batch_size=batch_size, image_size=image_size),
+                                     threads, precision)
+        else:
+            result = bench_model(name, modes=modes, batch_size=batch_size, image_size=image_size, **options)
         results["models"].append(result)
         if progress:
             progress(result)

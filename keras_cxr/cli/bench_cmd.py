@@ -22,6 +22,9 @@ def add_parser(parser):
     parser.add_argument("--augment", default="li_convnext", help="augmentation preset for --mode pipeline")
     parser.add_argument("--data", help="manifest or folder for --mode pipeline (default: synthetic 1024 px PNGs)")
     parser.add_argument("--quantize", nargs="+", help="quantisations for --mode tflite (default: all four)")
+    parser.add_argument("--isolate", action="store_true",
+                        help="measure each model in a fresh process: memory does not pile up over many models, a "
+                             "model that runs out of memory is an error row (--against timm always does)")
     parser.add_argument("--against", choices=["timm"],
                         help="time each model beside its PyTorch twin in timm (needs torch and timm installed); "
                              "default models: all with a twin")
@@ -139,6 +142,7 @@ def run(args):
         models, modes=args.mode, batch_size=args.batch, image_size=args.image_size, threads=threads,
         augment=args.augment, data=args.data, precision=args.precision, progress=progress,
         windows=args.windows, steps=args.steps, jit_compile=args.jit_compile, quantizations=args.quantize,
+        isolate=args.isolate,
     )
     print(json.dumps(results, indent=2) if args.json else "\n" + format_results(results))
     return 0

@@ -14,7 +14,10 @@ def test_notebooks_exist():
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_runs(path):
+def test_notebook_runs(path, tmp_path, monkeypatch):
+    # The kernel inherits TMPDIR, so the notebook's tempfile.mkdtemp() lands in tmp_path, which pytest
+    # removes after a pass, rather than leaving ~100 MB in the system temp folder per notebook.
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
     notebook = nbformat.read(path, as_version=4)
     client = NotebookClient(notebook, timeout=600, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})

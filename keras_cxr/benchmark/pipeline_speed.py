@@ -23,9 +23,23 @@ def synthetic_source(per_class=32, source_size=1024, seed=0, folder=None):
     """A folder of synthetic full-size X-rays (PNG) with its manifest, for a pipeline benchmark."""
     from keras_cxr.data import generate_dataset
 
-    folder = folder or tempfile.mkdtemp(prefix="keras_cxr_bench_")
+    folder = folder or tempfile.mkdtemp(prefix="keras_cxr_bench_")  # the caller removes it
     generate_dataset(folder, per_class=per_class, size=source_size, seed=seed)
     return folder
+
+
+def measure_pipeline_on(data=None, image_size=224, batch_size=32, augment="li_convnext", per_class=32,
+                        source_size=1024):
+    """:func:`measure_pipeline` on ``data``, or on synthetic PNGs in a temporary folder that is removed after."""
+    if data is not None:
+        result = measure_pipeline(data, image_size=image_size, batch_size=batch_size, augment=augment)
+        source = str(data)
+    else:
+        with tempfile.TemporaryDirectory(prefix="keras_cxr_bench_") as folder:
+            synthetic_source(per_class=per_class, source_size=source_size, folder=folder)
+            result = measure_pipeline(folder, image_size=image_size, batch_size=batch_size, augment=augment)
+        source = f"synthetic {source_size}x{source_size} PNG"
+    return dict(result, source=source, image_size=image_size, augment=augment)
 
 
 def measure_pipeline(source, image_size=224, batch_size=32, augment="li_convnext"):

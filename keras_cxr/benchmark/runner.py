@@ -122,13 +122,10 @@ def run_benchmarks(models, modes=("infer", "train"), batch_size=16, image_size=N
     results = {"environment": describe_environment(batch_size=batch_size, threads=threads, precision=precision),
                "models": []}
     if "pipeline" in modes:
-        from keras_cxr.benchmark.pipeline_speed import measure_pipeline, synthetic_source
+        from keras_cxr.benchmark.pipeline_speed import measure_pipeline_on
 
-        source = data or synthetic_source()
         size = image_size or 224
-        pipeline = measure_pipeline(source, image_size=size, batch_size=batch_size, augment=augment or "li_convnext")
-        pipeline.update(source=str(source) if data else "synthetic 1024x1024 PNG", image_size=size,
-                        augment=augment or "li_convnext")
+        pipeline = measure_pipeline_on(data, image_size=size, batch_size=batch_size, augment=augment or "li_convnext")
         results["pipeline"] = pipeline
         if progress:
             progress({"pipeline": pipeline})

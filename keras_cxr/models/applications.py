@@ -96,7 +96,10 @@ def efficientnet_b0(num_classes, input_shape, *, dropout=0.0):
     ImageNet build stores the std where the variance belongs and fixes it with
     an extra rescaling layer that a random build lacks. Setting the internal
     Normalization to the true ImageNet statistics here gives the same function
-    in both builds; weight transfer skips Normalization layers.
+    in both builds; weight transfer skips Normalization layers. The layer
+    must then be finalised: until then it normalises with the statistics it was
+    built with (mean 0, variance 1), and a saved model, finalised on loading,
+    computed another function than the one trained.
     """
     model = build_application(keras.applications.EfficientNetB0, "efficientnet_b0", "scale255",
                               num_classes, input_shape, dropout)
@@ -107,4 +110,5 @@ def efficientnet_b0(num_classes, input_shape, *, dropout=0.0):
             values["variance"].assign(
                 (np.asarray(IMAGENET_STD, "float32") ** 2).reshape(values["variance"].shape)
             )
+            layer.finalize_state()  # call() reads tensors made from the variables at build time, not the variables
     return model

@@ -63,6 +63,8 @@ def test_int8_report_has_accuracy_and_auc_deltas_on_labelled_images_apart_from_c
     assert report["calibration_data"] == "synthetic" and report["calibration_images"] == 32
     assert not report["parity_overlaps_calibration"]  # other synthetic X-rays than the calibration ones
     assert parity["images"] == parity["labelled_images"] == 100
+    assert 0.0 <= parity["largest_changed_margin"] <= 1.0
+    assert (parity["largest_changed_margin"] == 0.0) == (parity["top1_agreement"] == 1.0)
     for metric in ("accuracy", "macro_auc"):
         figures = parity[metric]
         assert 0.0 <= figures["keras"] <= 1.0 and 0.0 <= figures["export"] <= 1.0

@@ -110,7 +110,7 @@ def reestimate_batch_norm(model, images, batch_size=16):
 
 
 def measure_tflite(model, name, quantizations=QUANTIZATIONS, threads=2, runs=20, class_names=None, train_steps=0,
-                   parity_images=100):
+                   parity_images=100, learning_rate=1e-3):
     """One row per quantisation: size, latency, agreement and accuracy/AUC change, or ``error``.
 
     ``train_steps``: train on synthetic X-rays first (:func:`train_briefly`); the
@@ -123,7 +123,7 @@ def measure_tflite(model, name, quantizations=QUANTIZATIONS, threads=2, runs=20,
 
     classes = int(model.output_shape[-1])
     if train_steps:
-        train_briefly(model, train_steps)
+        train_briefly(model, train_steps, learning_rate=learning_rate)
         class_names = list(CLASSES)
     class_names = class_names or [f"class_{i}" for i in range(classes)]
     loaded = LoadedModel(model, list(class_names), name, Path(name))
@@ -151,6 +151,7 @@ def _report_figures(report):
     parity = report["parity"]
     return {"size_mb": report["size_bytes"] / 1e6, "top1_agreement": parity["top1_agreement"],
             "max_abs_prob_diff": parity["max_abs_prob_diff"], "parity_images": parity["images"],
+            "largest_changed_margin": parity["largest_changed_margin"],
             "accuracy_delta": (parity.get("accuracy") or {}).get("delta"),
             "macro_auc_delta": (parity.get("macro_auc") or {}).get("delta"),
             "keras_accuracy": (parity.get("accuracy") or {}).get("keras"),
@@ -164,7 +165,7 @@ def format_rows(rows):
         return "-" if value is None else f"{value * scale:+.1f}"
 
     lines = [f"{'model':<20}{'quantize':<10}{'size MB':>9}{'latency ms':>12}{'top-1 agree':>13}{'max |dp|':>10}"
-             f"{'d acc pp':>10}{'d AUC pp':>10}  outside XNNPACK"]
+             f"{'changed <=':>11}{'d acc pp':>10}{'d AUC pp':>10}  outside XNNPACK"]
     for row in rows:
         if "error" in row:
             lines.append(f"{row['model']:<20}{row['quantize']:<10}  failed: {row['error']}")
@@ -172,6 +173,7 @@ def format_rows(rows):
         outside = ", ".join(f"{op} x{n}" for op, n in row["ops_outside_xnnpack"].items()) or "-"
         lines.append(f"{row['model']:<20}{row['quantize']:<10}{row['size_mb']:>9.1f}{row['latency_ms']:>12.1f}"
                      f"{row['top1_agreement']:>13.1%}{row['max_abs_prob_diff']:>10.3f}"
+                     f"{row['largest_changed_margin']:>11.2f}"
                      f"{signed(row['accuracy_delta']):>10}{signed(row['macro_auc_delta']):>10}  {outside}")
     return "\n".join(lines)
 
@@ -182,6 +184,8 @@ def main(argv=None):
     parser.add_argument("--models", nargs="+", required=True, help="registered model names")
     parser.add_argument("--quantize", nargs="+", default=list(QUANTIZATIONS), choices=QUANTIZATIONS)
     parser.add_argument("--train-steps", type=int, default=30, help="synthetic training steps first (0: random)")
+    parser.add_argument("--learning-rate", type=float, default=1e-3,
+                        help="Adam learning rate of the synthetic training (ConvNeXt from scratch: 1e-4)")
     parser.add_argument("--image-size", type=int, help="square input size (default: each model's own)")
     parser.add_argument("--threads", type=int, default=2, help="LiteRT threads (default 2)")
     parser.add_argument("--runs", type=int, default=20, help="timed invocations per quantisation")
@@ -199,7 +203,8 @@ def main(argv=None):
         size = (args.image_size,) * 2 if args.image_size else get_spec(name).default_input_shape[:2]
         model = build_model(name, len(CLASSES), input_shape=(*size, 3))
         rows += measure_tflite(model, name, args.quantize, threads=args.threads, runs=args.runs,
-                               train_steps=args.train_steps, parity_images=args.parity_images)
+                               train_steps=args.train_steps, parity_images=args.parity_images,
+                               learning_rate=args.learning_rate)
         del model
         keras.backend.clear_session()
     print(json.dumps(rows, indent=2) if args.json else format_rows(rows))

@@ -36,6 +36,9 @@ def run(args):
           f"{args.format}/{args.quantize}); labels: {report['labels']}")
     print(f"Parity with Keras on {p['images']} images: top-1 agreement {p['top1_agreement']:.1%}, "
           f"largest probability difference {p['max_abs_prob_diff']:.4f}")
+    if p["top1_agreement"] < 1.0:
+        print(f"Changed decisions: all where Keras's top-1 probability led the next class by at most "
+              f"{p['largest_changed_margin']:.2f}")
     if p.get("labelled_images"):
         print(f"On {p['labelled_images']} labelled images: accuracy {_points(p['accuracy']['delta'])}, "
               f"macro AUC {_points(p['macro_auc']['delta'])} against Keras")

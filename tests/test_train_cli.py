@@ -116,7 +116,9 @@ import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 from keras_cxr.training import load_config, train
-config = load_config(None, sys.argv[3:] + ["training.distribution=mirrored", "training.epochs=1"])
+# A distributed run validates on whole batches: 30% of 24 images leaves at least batch_size=6 for validation.
+config = load_config(None, sys.argv[3:] + ["training.distribution=mirrored", "training.epochs=1",
+                                           "data.val_fraction=0.3"])
 result = train(config, sys.argv[1], sys.argv[2], verbose=0)
 import keras_cxr.training.runtime as runtime
 print("REPLICAS", runtime.get_strategy("mirrored").num_replicas_in_sync, len(result.history))

@@ -16,6 +16,7 @@ from keras_cxr import __version__
 COMMANDS = {
     "demo": "keras_cxr.cli.demo_cmd",
     "data": "keras_cxr.cli.data_cmd",
+    "audit": "keras_cxr.cli.audit_cmd",
     "models": "keras_cxr.cli.models_cmd",
     "train": "keras_cxr.cli.train_cmd",
     "evaluate": "keras_cxr.cli.evaluate_cmd",

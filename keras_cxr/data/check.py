@@ -3,7 +3,9 @@
 Reports unreadable files with the reason, class counts (per split), image sizes
 and bit depths, files a manifest lists on more than one row (every other
 command refuses such a manifest), duplicate images by content hash, inside one
-split and across splits (the same image in train and test is leakage), and what the manifest
+split and across splits (the same image in train and test is leakage), near-duplicates
+(re-encoded, resized or cropped copies; :mod:`keras_cxr.data.duplicates`) with the pairs
+across splits and the pairs under different labels (label conflicts), and what the manifest
 left out or guessed (skipped non-image files, empty class folders, excluded
 rows, file names standing in for patient ids). With an output folder the
 report and the unreadable files (``bad_files.csv``) are also written there.
@@ -16,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from keras_cxr.data.duplicates import find_duplicate_pairs
 from keras_cxr.data.integrity import scan_files
 from keras_cxr.data.manifest import DUPLICATE_PATHS, FILE_NAME_PATIENTS, format_counts, load_any
 
@@ -35,10 +38,24 @@ class DataReport:
     duplicates_across: list
     notes: list = dataclasses.field(default_factory=list)
     repeated_rows: dict = dataclasses.field(default_factory=dict)  # {path: [manifest line numbers]}
+    duplicate_pairs: list = dataclasses.field(default_factory=list)  # DuplicatePair, exact and near
+
+    @property
+    def near_duplicates(self):
+        return [pair for pair in self.duplicate_pairs if pair.kind == "near"]
+
+    @property
+    def near_across(self):
+        return [pair for pair in self.near_duplicates if pair.across_splits]
+
+    @property
+    def label_conflicts(self):
+        return [pair for pair in self.duplicate_pairs if pair.label_conflict]
 
     @property
     def ok(self):
-        return not self.bad and not self.duplicates_across and not self.repeated_rows
+        return not (self.bad or self.duplicates_across or self.repeated_rows or self.near_across
+                    or self.label_conflicts)
 
     def to_text(self):
         lines = [f"{self.num_files} files", "", self.counts, ""]
@@ -60,6 +77,14 @@ class DataReport:
         lines.extend("  " + " == ".join(group) for group in self.duplicates_within)
         lines.append(f"duplicate images ACROSS splits (leakage): {len(self.duplicates_across)} group(s)")
         lines.extend("  " + " == ".join(group) for group in self.duplicates_across)
+        lines.append(f"near-duplicate pairs (re-encoded, resized or cropped copies): {len(self.near_duplicates)}, "
+                     f"{len(self.near_across)} across splits (leakage), {len(self.label_conflicts)} with different "
+                     "labels (label conflicts)")
+        lines.extend(f"  {_describe(pair)}" for pair in self.near_duplicates)
+        exact_conflicts = [pair for pair in self.label_conflicts if pair.kind == "exact"]
+        if exact_conflicts:
+            lines.append(f"identical files with different labels (label conflicts): {len(exact_conflicts)}")
+            lines.extend(f"  {_describe(pair)}" for pair in exact_conflicts)
         if self.notes:
             lines += ["", "left out or assumed when the manifest was made:"] + [f"  {note}" for note in self.notes]
         return "\n".join(lines)
@@ -77,6 +102,16 @@ class DataReport:
                 writer.writerows(self.bad)
             written.append(out_dir / BAD_FILES)
         return written
+
+
+def _describe(pair):
+    """One line for a near-duplicate pair: both files with label and split, the distance, what is wrong."""
+    def side(entry):
+        return f"{entry['path']} [{', '.join(v for v in (entry['label'], entry['split']) if v)}]"
+
+    flags = [name for name, on in (("ACROSS splits", pair.across_splits), ("LABEL CONFLICT", pair.label_conflict))
+             if on]
+    return f"{side(pair.first)} ~ {side(pair.second)} (hash distance {pair.distance}, detail {pair.similarity:.2f}){': ' + ', '.join(flags) if flags else ''}"
 
 
 def manifest_notes(meta):
@@ -134,4 +169,5 @@ def check_dataset(source, progress=False):
         duplicates_across=across,
         notes=manifest_notes(manifest.meta),
         repeated_rows=dict(manifest.meta.get(DUPLICATE_PATHS, {})),
+        duplicate_pairs=find_duplicate_pairs(manifest, infos),
     )

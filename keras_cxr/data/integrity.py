@@ -1,4 +1,4 @@
-"""Scan image files once: readable or not (and why), size, bit depth, content hash.
+"""Scan image files once: readable or not (and why), size, bit depth, content and perceptual hash.
 
 The training pipeline refuses to start on a manifest holding a bad file, and
 ``keras-cxr data check`` reports on a dataset; both use :func:`scan_files`.
@@ -15,8 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from keras_cxr.data.decode import ImageDecodeError, bit_depth, is_dicom, read_image
+from keras_cxr.data.duplicates import fingerprint
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: FileInfo.fingerprint
 
 
 @dataclasses.dataclass
@@ -30,6 +31,7 @@ class FileInfo:
     format: str = ""
     mode: str = ""
     sha1: str = ""
+    fingerprint: str = ""  # perceptual hashes of the decoded image (keras_cxr.data.duplicates)
 
 
 def _format_and_mode(path):
@@ -54,7 +56,8 @@ def inspect_file(path):
         return FileInfo(path, False, f"unreadable ({type(error).__name__}: {error})")
     with open(path, "rb") as handle:
         digest = hashlib.sha1(handle.read()).hexdigest()
-    return FileInfo(path, True, "", int(image.shape[0]), int(image.shape[1]), depth, fmt, mode, digest)
+    return FileInfo(path, True, "", int(image.shape[0]), int(image.shape[1]), depth, fmt, mode, digest,
+                    fingerprint(image))
 
 
 def default_cache_path():

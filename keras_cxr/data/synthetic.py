@@ -37,6 +37,11 @@ class Anatomy:
     heart_radii: tuple
     rib_phase: float
     body_width: float
+    # Pose and build (the patient's place in the frame, scale, rib spacing): real patients differ in all of
+    # them, and without them two synthetic patients look alike down to the ribs (near-duplicates to a detector).
+    offset: tuple = (0.0, 0.0)
+    scale: float = 1.0
+    rib_spacing: float = 0.068
 
     @classmethod
     def sample(cls, rng):
@@ -53,11 +58,18 @@ class Anatomy:
             heart_radii=(jitter(0.1, 0.01), jitter(0.12, 0.012)),
             rib_phase=rng.uniform(0, 1),
             body_width=jitter(0.42, 0.02),
+            offset=(rng.uniform(-0.04, 0.04), rng.uniform(-0.04, 0.04)),
+            scale=rng.uniform(0.92, 1.08),
+            rib_spacing=rng.uniform(0.06, 0.076),
         )
 
 
-def _grid(size):
+def _grid(size, anatomy=None):
+    """Pixel coordinates in [0, 1], in the patient's frame: shifted and scaled by ``anatomy``'s pose."""
     y, x = np.mgrid[0:size, 0:size].astype(np.float32) / (size - 1)
+    if anatomy is not None:
+        y = (y - 0.5 - anatomy.offset[0]) / anatomy.scale + 0.5
+        x = (x - 0.5 - anatomy.offset[1]) / anatomy.scale + 0.5
     return y, x
 
 
@@ -70,7 +82,7 @@ def _soft(mask, sigma):
 
 
 def _anatomy_image(anatomy, size, rng):
-    y, x = _grid(size)
+    y, x = _grid(size, anatomy)
     body = _soft(_ellipse(y, x, (0.58, 0.5), (0.55, anatomy.body_width)), size * 0.02)
     lungs = [_ellipse(y, x, c, r) for c, r in zip(anatomy.lung_centers, anatomy.lung_radii)]
     lung_mask = lungs[0] | lungs[1]
@@ -85,7 +97,7 @@ def _anatomy_image(anatomy, size, rng):
     # Ribs: gently curved bright bands across the chest, posterior ribs sloping down laterally.
     ribs = np.zeros_like(image)
     for k in range(9):
-        centre = 0.2 + k * 0.068 + 0.01 * anatomy.rib_phase + 0.09 * np.abs(x - 0.5)
+        centre = 0.2 + (k + anatomy.rib_phase) * anatomy.rib_spacing + 0.09 * np.abs(x - 0.5)
         ribs += np.exp(-(((y - centre) / 0.011) ** 2))
     image += 0.07 * ribs * _soft(body > 0.6, size * 0.02)
     lung_mask &= ~heart
@@ -109,7 +121,7 @@ def _blob(y, x, center, sigma):
 
 def _finding(label, anatomy, lung_mask, size, rng):
     """Additive opacity of the finding (zero for normal)."""
-    y, x = _grid(size)
+    y, x = _grid(size, anatomy)
     lungs_soft = _soft(lung_mask, size * 0.008)
     if label == L.COVID:
         opacity = np.zeros((size, size), np.float32)
@@ -143,12 +155,19 @@ def _expose(image, rng):
     return np.clip(ndimage.gaussian_filter(image, 0.6), 0, 1).astype(np.float32)
 
 
+def _positioned(anatomy, rng):
+    """The patient as placed for this one exposure: no two X-rays of a patient line up exactly."""
+    return dataclasses.replace(anatomy, offset=(anatomy.offset[0] + rng.uniform(-0.02, 0.02),
+                                                anatomy.offset[1] + rng.uniform(-0.02, 0.02)),
+                               scale=anatomy.scale * rng.uniform(0.97, 1.03))
+
+
 def synthetic_cxr(label, size=256, seed=0, anatomy=None):
     """One synthetic image and its lesion mask: ``(image float32 [0,1], mask bool)``."""
     if label not in CLASSES:
         raise ValueError(f"Unknown synthetic class {label!r}. Valid choices: {list(CLASSES)}")
     rng = np.random.default_rng(seed)
-    anatomy = anatomy or Anatomy.sample(rng)
+    anatomy = _positioned(anatomy or Anatomy.sample(rng), rng)
     image, lung_mask = _anatomy_image(anatomy, size, rng)
     finding = _finding(label, anatomy, lung_mask, size, rng)
     # The viral pattern is a texture: its lesion is the region it covers, not each thread.

@@ -70,14 +70,19 @@ def _group_bound_labels(counts, label_names, group_names):
     return found
 
 
+def _percent(share):
+    """90%, 99.7% (291 of 292 is not 100%)."""
+    return f"{share:.0%}" if round(share, 2) == round(share, 3) else f"{share:.1%}"
+
+
 def describe(table):
     """One sentence on a table: V, and which groups give the label away."""
     if table["cramers_v"] is None:
         return f"label x {table['column']}: a single {'label' if len(table['labels']) < 2 else 'group'}; no association to measure"
     verdict = "CONFOUNDED" if table["confounded"] else "weak" if table["cramers_v"] < 0.3 else "moderate"
-    giving = "; ".join(f"{group}: {entry['share']:.0%} {entry['label']} ({entry['images']} images)"
+    giving = "; ".join(f"{group}: {_percent(entry['share'])} {entry['label']} ({entry['images']} images)"
                        for group, entry in table["label_giving_groups"].items())
-    bound = "; ".join(f"{label}: {entry['share']:.0%} {entry['group']} ({entry['images']} images)"
+    bound = "; ".join(f"{label}: {_percent(entry['share'])} {entry['group']} ({entry['images']} images)"
                       for label, entry in table["group_bound_labels"].items())
     return (f"label x {table['column']}: Cramér's V {table['cramers_v']:.2f} ({verdict})"
             + (f"; groups that give the label away: {giving}" if giving else "")

@@ -58,8 +58,8 @@ class Anatomy:
             heart_radii=(jitter(0.1, 0.01), jitter(0.12, 0.012)),
             rib_phase=rng.uniform(0, 1),
             body_width=jitter(0.42, 0.02),
-            offset=(rng.uniform(-0.04, 0.04), rng.uniform(-0.04, 0.04)),
-            scale=rng.uniform(0.92, 1.08),
+            offset=(rng.uniform(-0.05, 0.05), rng.uniform(-0.05, 0.05)),
+            scale=rng.uniform(0.9, 1.1),
             rib_spacing=rng.uniform(0.06, 0.076),
         )
 
@@ -157,9 +157,9 @@ def _expose(image, rng):
 
 def _positioned(anatomy, rng):
     """The patient as placed for this one exposure: no two X-rays of a patient line up exactly."""
-    return dataclasses.replace(anatomy, offset=(anatomy.offset[0] + rng.uniform(-0.02, 0.02),
-                                                anatomy.offset[1] + rng.uniform(-0.02, 0.02)),
-                               scale=anatomy.scale * rng.uniform(0.97, 1.03))
+    return dataclasses.replace(anatomy, offset=(anatomy.offset[0] + rng.uniform(-0.03, 0.03),
+                                                anatomy.offset[1] + rng.uniform(-0.03, 0.03)),
+                               scale=anatomy.scale * rng.uniform(0.96, 1.04))
 
 
 def synthetic_cxr(label, size=256, seed=0, anatomy=None):

@@ -54,6 +54,10 @@ def add_parser(parser):
     p.add_argument("--per-class", type=int, default=50)
     p.add_argument("--size", type=int, default=256)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--shortcut", metavar="CLASS",
+                   help="plant a corner marker mostly on this class (a shortcut a model can learn; column 'marker')")
+    p.add_argument("--shortcut-share", type=float, default=0.9,
+                   help="share of the --shortcut class's images marked; the other classes get 1 - this (default 0.9)")
     p.set_defaults(_data=run_synth)
 
     p = sub.add_parser("check", help="Report unreadable files, counts, sizes, bit depths and duplicates.")
@@ -120,8 +124,13 @@ def run_preprocess(args):
 def run_synth(args):
     from keras_cxr.data import format_counts, generate_dataset
 
-    manifest = generate_dataset(args.out, per_class=args.per_class, size=args.size, seed=args.seed)
+    manifest = generate_dataset(args.out, per_class=args.per_class, size=args.size, seed=args.seed,
+                                shortcut=args.shortcut, shortcut_share=args.shortcut_share)
     print(f"Wrote {len(manifest)} synthetic images with lesion masks to {args.out} (manifest.csv inside)")
+    if args.shortcut:
+        marked = sum(r["marker"] == "yes" for r in manifest.records)
+        print(f"Corner marker on {marked} images, mostly {args.shortcut} (share {args.shortcut_share}): "
+              "a planted shortcut; `keras-cxr audit --by marker` tabulates it")
     print(format_counts(manifest))
     return 0
 

@@ -157,9 +157,9 @@ def _expose(image, rng):
 
 def _positioned(anatomy, rng):
     """The patient as placed for this one exposure: no two X-rays of a patient line up exactly."""
-    return dataclasses.replace(anatomy, offset=(anatomy.offset[0] + rng.uniform(-0.03, 0.03),
-                                                anatomy.offset[1] + rng.uniform(-0.03, 0.03)),
-                               scale=anatomy.scale * rng.uniform(0.96, 1.04))
+    return dataclasses.replace(anatomy, offset=(anatomy.offset[0] + rng.uniform(-0.04, 0.04),
+                                                anatomy.offset[1] + rng.uniform(-0.04, 0.04)),
+                               scale=anatomy.scale * rng.uniform(0.95, 1.05))
 
 
 def synthetic_cxr(label, size=256, seed=0, anatomy=None):
@@ -176,15 +176,38 @@ def synthetic_cxr(label, size=256, seed=0, anatomy=None):
     return _expose(image + finding, rng), mask
 
 
+def plant_marker(image):
+    """``image`` with a bright lettered marker in its top-left corner, outside the body.
+
+    Hospitals stamp side markers and text on X-rays, and a classifier can learn
+    the stamp instead of the lungs (DeGrave et al. 2021). ``generate_dataset(
+    shortcut=...)`` stamps it on one class far more often than on the others,
+    so a model can take the shortcut and the audit can be shown to catch it.
+    """
+    size = image.shape[0]
+    start, end = int(0.03 * size), int(0.15 * size)
+    stroke = max(1, (end - start) // 5)
+    marked = image.copy()
+    marked[start:end, start:end] = 0.95
+    marked[start + stroke:end - stroke, start + stroke:start + 2 * stroke] = 0.1  # an "L"
+    marked[end - 2 * stroke:end - stroke, start + stroke:end - stroke] = 0.1
+    return marked
+
+
 def class_folder(label):
     return label.replace(" ", "_")
 
 
-def generate_dataset(out_dir, per_class=50, size=256, seed=0, classes=CLASSES, images_per_patient=(2, 4)):
+def generate_dataset(out_dir, per_class=50, size=256, seed=0, classes=CLASSES, images_per_patient=(2, 4),
+                     shortcut=None, shortcut_share=0.9):
     """Write ``out_dir/images/<class>/``, ``out_dir/masks/<class>/`` and ``out_dir/manifest.csv``.
 
     Several images per patient (``images_per_patient`` range), each patient's
     anatomy fixed; the same seed gives the same files, byte for byte.
+    ``shortcut``: a class whose images carry the corner marker
+    (:func:`plant_marker`) with probability ``shortcut_share``, the other
+    classes' with ``1 - shortcut_share``; the manifest's ``marker`` column
+    says which images carry it (``yes``/``no``).
     """
     from PIL import Image
 
@@ -193,6 +216,10 @@ def generate_dataset(out_dir, per_class=50, size=256, seed=0, classes=CLASSES, i
         raise ValueError(f"per_class must be at least 1, got {per_class}")
     if size < 32:
         raise ValueError(f"size must be at least 32, got {size}")
+    if shortcut is not None and shortcut not in classes:
+        raise ValueError(f"shortcut {shortcut!r} is not one of the classes {list(classes)}")
+    if not 0.0 <= shortcut_share <= 1.0:
+        raise ValueError(f"shortcut_share is a probability in [0, 1], got {shortcut_share}")
     records = []
     for class_index, label in enumerate(classes):
         image_dir = out_dir / "images" / class_folder(label)
@@ -207,6 +234,11 @@ def generate_dataset(out_dir, per_class=50, size=256, seed=0, classes=CLASSES, i
             patient_id = f"synth_{class_folder(label).lower()}_{patient:04d}"
             for view in range(count):
                 image, mask = synthetic_cxr(label, size, seed=[seed, class_index, patient, view], anatomy=anatomy)
+                marked = None
+                if shortcut is not None:
+                    share = shortcut_share if label == shortcut else 1.0 - shortcut_share
+                    marked = np.random.default_rng([seed, class_index, patient, view, 1]).random() < share
+                    image = plant_marker(image) if marked else image
                 name = f"{patient_id}_{view}.png"
                 Image.fromarray(np.round(image * 255).astype(np.uint8)).save(image_dir / name)
                 Image.fromarray(mask.astype(np.uint8) * 255).save(mask_dir / name)
@@ -218,10 +250,14 @@ def generate_dataset(out_dir, per_class=50, size=256, seed=0, classes=CLASSES, i
                         "patient_id": patient_id,
                         "source": "synthetic",
                         "mask_path": str((mask_dir / name).relative_to(out_dir)),
+                        **({} if marked is None else {"marker": "yes" if marked else "no"}),
                     }
                 )
                 made += 1
             patient += 1
-    manifest = Manifest(records, list(classes), out_dir, {"layout": "synthetic", "seed": seed, "size": size})
+    meta = {"layout": "synthetic", "seed": seed, "size": size}
+    if shortcut is not None:
+        meta.update(shortcut=shortcut, shortcut_share=shortcut_share)
+    manifest = Manifest(records, list(classes), out_dir, meta)
     manifest.write(out_dir / "manifest.csv")
     return manifest

@@ -64,3 +64,23 @@ def test_a_relative_out_dir_gives_a_manifest_that_finds_its_files(tmp_path, monk
     back = read_manifest("rel/manifest.csv")
     assert all(manifest.resolve(r).is_file() for r in manifest.records)
     assert all(back.resolve(r).is_file() and back.resolve(r["mask_path"]).is_file() for r in back.records)
+
+
+def test_planted_shortcut_marks_the_chosen_class_and_the_manifest_says_which(tmp_path):
+    from keras_cxr.audit import confounding_table
+    from keras_cxr.data import read_manifest
+
+    manifest = generate_dataset(tmp_path / "d", per_class=10, size=64, seed=0, shortcut=L.COVID, shortcut_share=0.9)
+    rows = read_manifest(tmp_path / "d" / "manifest.csv").records
+    for row in rows:
+        corner = np.asarray(Image.open(manifest.resolve(row)))[3, 3]
+        assert (corner > 200) == (row["marker"] == "yes"), row["path"]
+    covid = [r["marker"] == "yes" for r in rows if r["label"] == L.COVID]
+    others = [r["marker"] == "yes" for r in rows if r["label"] != L.COVID]
+    assert sum(covid) >= 7 and sum(others) <= 6  # 9 of 10 and 3 of 30 expected
+    table = confounding_table([r["label"] for r in rows], [r["marker"] for r in rows], "marker")
+    assert table["confounded"]
+    plain = generate_dataset(tmp_path / "p", per_class=2, size=64, seed=0)
+    assert "marker" not in plain.records[0]
+    with pytest.raises(ValueError, match="Tuberculosis"):
+        generate_dataset(tmp_path / "x", per_class=1, size=64, shortcut="Tuberculosis")

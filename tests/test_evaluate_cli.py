@@ -154,3 +154,30 @@ def test_group_by_matches_hand_computed_figures(trained, tmp_path, capsys):
     assert "## By site" in (tmp_path / "g" / "report.md").read_text()
     assert main(_args(trained, tmp_path / "sites.csv", tmp_path / "g2", "--group-by", "hospital")) == 2
     assert "'hospital' is not a column" in capsys.readouterr().err
+
+
+def test_operating_point_threshold_comes_from_the_val_split(trained, tmp_path, capsys):
+    from keras_cxr.evaluation.operating_point import binary_metrics, threshold_for_sensitivity
+
+    run, data = str(trained / "run"), str(trained / "split.csv")
+    args = ["evaluate", "--model", run, "--data", data, "--positive-class", "COVID-19", "--bootstrap", "50"]
+    assert main(args + ["--out", str(tmp_path / "test"), "--target-sensitivity", "0.95",
+                        "--prevalence", "0.02,0.1"]) == 0
+    assert "at sensitivity >= 95% on the val split" in capsys.readouterr().out
+    point = json.loads((tmp_path / "test" / "metrics.json").read_text())["operating_point"]
+    assert main(args + ["--out", str(tmp_path / "val"), "--split", "val"]) == 0
+
+    def scored(folder):
+        with open(tmp_path / folder / "predictions.csv") as handle:
+            rows = list(csv.DictReader(handle))
+        return [r["true_label"] == "COVID-19" for r in rows], [float(r["prob_COVID-19"]) for r in rows]
+
+    assert point["threshold"] == pytest.approx(threshold_for_sensitivity(*scored("val"), 0.95), abs=1e-6)  # csv: 6 digits
+    expected = binary_metrics(*scored("test"), point["threshold"])
+    assert point["test"]["sensitivity"]["value"] == expected["sensitivity"]
+    assert point["test_counts"] == {k: expected[k] for k in ("tp", "fn", "fp", "tn")}
+    assert [p["prevalence"] for p in point["at_prevalence"]] in ([0.02, 0.1], [])
+    assert "Operating point" in (tmp_path / "test" / "report.md").read_text()
+    assert main(["evaluate", "--model", run, "--data", data, "--out", str(tmp_path / "x"),
+                 "--target-sensitivity", "0.95"]) == 2
+    assert "needs --positive-class" in capsys.readouterr().err

@@ -22,19 +22,39 @@ def add_parser(parser):
     parser.add_argument("--tta", action="store_true", help="average with the horizontally flipped image")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples (default 1000; 0: none)")
+    parser.add_argument("--target-sensitivity", type=float, metavar="S",
+                        help="with --positive-class: choose the threshold reaching this sensitivity on the val split "
+                             "and report sensitivity, specificity, PPV and NPV at it on the evaluated split")
+    parser.add_argument("--prevalence", type=_fractions, default=(), metavar="P[,P...]",
+                        help="with --target-sensitivity: also PPV and NPV where the disease has these prevalences "
+                             "(e.g. 0.02,0.1)")
     parser.add_argument("--skip-bad", action="store_true",
                         help="score the readable images when some cannot be read; the others are listed with their "
                              "reasons in metrics.json, report.md and bad_files.csv (default: stop and list them)")
 
 
+def _fractions(text):
+    import argparse
+
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated fractions such as 0.02,0.1, got {text!r}")
+    if not all(0 < v < 1 for v in values):
+        raise argparse.ArgumentTypeError(f"prevalences are fractions between 0 and 1, got {text!r}")
+    return values
+
+
 def run(args):
     from keras_cxr.evaluation import evaluate
+    from keras_cxr.evaluation.operating_point import describe_operating_point
 
     split = None if args.all_images or args.split == "all" else args.split
     metrics = evaluate(args.model, args.data, args.out, split=split, positive_class=args.positive_class,
                        class_map=args.class_map, tta=args.tta, batch_size=args.batch_size,
                        bootstrap_resamples=args.bootstrap, group_by=args.group_by, allow_overlap=args.allow_overlap,
-                       skip_bad=args.skip_bad)
+                       skip_bad=args.skip_bad, target_sensitivity=args.target_sensitivity,
+                       prevalences=args.prevalence)
     ci = metrics["bootstrap_95ci"]["accuracy"]
     interval = (f" (95% CI {100 * ci['lower']:.2f}-{100 * ci['upper']:.2f})"
                 if ci.get("lower") is not None and ci.get("upper") is not None else "")
@@ -54,5 +74,7 @@ def run(args):
         print(f"Left out {len(skipped)} unreadable image(s) (--skip-bad; listed in {args.out}/bad_files.csv):")
         for entry in skipped:
             print(f"  {entry['path']}: {entry['reason']}")
+    if "operating_point" in metrics:
+        print(describe_operating_point(metrics["operating_point"], args.positive_class))
     print(f"Report: {args.out}/report.md")
     return 0

@@ -73,13 +73,16 @@ def _device_name():
 
 def evaluate(model, data, out_dir, *, split="test", positive_class=None, class_map=None, tta=False,
              batch_size=32, bootstrap_resamples=1000, throughput=True, group_by=None, allow_overlap=False,
-             skip_bad=False):
+             skip_bad=False, target_sensitivity=None, prevalences=()):
     """Evaluate ``model`` (run dir, ``.keras`` file or a LoadedModel) on ``data``; writes ``out_dir``.
 
     ``split=None`` scores every image (an external test set). Data without a split column is scored on
     the run's own split when it is the run's training data, and refused otherwise. Images of the run's
     training split (same patient id or identical file) raise :class:`LeakageError` unless ``allow_overlap``.
     ``group_by``: a manifest column (population, source, ...) for per-group metrics.
+    ``target_sensitivity`` (with ``positive_class``): the threshold reaching it is chosen on the
+    data's ``val`` split and judged on the evaluated split, with PPV/NPV at ``prevalences``
+    (:mod:`keras_cxr.evaluation.operating_point`).
     Unreadable images raise :class:`~keras_cxr.data.integrity.BadFilesError` naming them (and
     ``out_dir/bad_files.csv``) before anything is scored, since metrics over fewer images than the
     test set are not its metrics; ``skip_bad`` scores the rest and lists the left-out files with
@@ -96,6 +99,9 @@ def evaluate(model, data, out_dir, *, split="test", positive_class=None, class_m
     classes = loaded.classes
     if positive_class is not None and positive_class not in classes:
         raise ValueError(f"--positive-class {positive_class!r} is not one of the model's classes {classes}")
+    if target_sensitivity is not None and (positive_class is None or split in (None, "val")):
+        raise ValueError("--target-sensitivity needs --positive-class and a split other than val: the threshold "
+                         "is chosen on the val split and judged on the evaluated one")
     trained_on = run_split(loaded.path)
     manifest, selection = select_images(data, split, trained_on)
     if isinstance(class_map, (str, Path)):
@@ -124,6 +130,11 @@ def evaluate(model, data, out_dir, *, split="test", positive_class=None, class_m
         metrics["group_by"] = group_by
         metrics["by_group"] = group_metrics(y_true, probs.argmax(axis=1), groups, classes, positive_class,
                                             bootstrap_resamples=bootstrap_resamples)
+    if target_sensitivity is not None:
+        positive = classes.index(positive_class)
+        metrics["operating_point"] = _operating_point(loaded, data, trained_on, class_map, positive,
+                                                      (y_true == positive, probs[:, positive]), target_sensitivity,
+                                                      prevalences, batch_size, tta, bootstrap_resamples)
     metrics["training_overlap"] = overlap
     metrics["skipped_files"] = skipped
     stats = profile(loaded.model)
@@ -137,6 +148,28 @@ def evaluate(model, data, out_dir, *, split="test", positive_class=None, class_m
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     write_report(metrics, out_dir / "report.md", _figures(metrics, y_true, probs, classes, out_dir))
     return metrics
+
+
+def _operating_point(loaded, data, trained_on, class_map, positive_index, test, target, prevalences, batch_size,
+                     tta, resamples):
+    """The validation split's threshold for ``target`` sensitivity, judged on ``test`` (is positive, scores)."""
+    from keras_cxr.data.pipeline import make_dataset
+    from keras_cxr.evaluation.operating_point import operating_point
+    from keras_cxr.evaluation.selection import select_images
+
+    manifest, _ = select_images(data, "val", trained_on)
+    manifest = align_classes(manifest, loaded.classes, class_map)
+    if not manifest.records:
+        raise ValueError(f"--target-sensitivity: {data} has no val images to choose the threshold on")
+    size, channels = loaded.input_shape[0], loaded.input_shape[2]
+    dataset = make_dataset(manifest, image_size=size, channels=channels, batch_size=batch_size, shuffle=False,
+                           converter=loaded.converter, cache=None)
+    probs = predict_probabilities(loaded.model, dataset, tta=tta)
+    labels = np.array([loaded.classes.index(r["label"]) for r in manifest.records])
+    result = operating_point(labels == positive_index, probs[:, positive_index], *test, target,
+                             prevalences=prevalences, n_resamples=max(resamples, 1))
+    result["validation_images"] = len(manifest.records)
+    return result
 
 
 def _readable(manifest, skip_bad, report_path):

@@ -110,6 +110,11 @@ def write_report(metrics, path, figures):
         lines += ["", f"## {m['positive_class']} versus the rest", "",
                   "| accuracy | precision | recall | F1 |", "|---:|---:|---:|---:|",
                   f"| {_pct(p['accuracy'])} | {_pct(p['precision'])} | {_pct(p['recall'])} | {_pct(p['f1'])} |"]
+    if "operating_point" in m:
+        from keras_cxr.evaluation.operating_point import describe_operating_point
+
+        lines += ["", "## Operating point (threshold chosen on the val split)", "",
+                  describe_operating_point(m["operating_point"], m["positive_class"]).replace("\n  ", "\n- ")]
     lines += _group_lines(m)
     lines += _leakage_lines(m)
     lines += _skipped_lines(m)

@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 
 from keras_cxr.audit.confounding import describe
+from keras_cxr.utils.outputs import write_text_atomic
 
 PAIRS_SHOWN = 50  # in audit.md; audit.json lists every pair
 
@@ -62,7 +63,7 @@ def write_markdown(result, figures, path):
                   "Add the columns to the manifest to check for source or population confounds."]
     if result["unreadable"]:
         lines += ["", "## Unreadable files", ""] + [f"- {u['path']}: {u['reason']}" for u in result["unreadable"]]
-    Path(path).write_text("\n".join(lines) + "\n")
+    write_text_atomic(path, "\n".join(lines) + "\n")
     return path
 
 

@@ -22,6 +22,7 @@ from keras_cxr.audit.report import plot_table, write_markdown
 from keras_cxr.data.duplicates import CANDIDATE_DISTANCE, MIN_SIMILARITY, find_duplicate_pairs
 from keras_cxr.data.integrity import scan_files
 from keras_cxr.data.manifest import load_any
+from keras_cxr.utils.outputs import write_text_atomic
 
 # Manifest columns tabulated against the label when present (the real-data manifests carry both).
 DEFAULT_GROUP_COLUMNS = ("source", "population")
@@ -54,7 +55,7 @@ def audit_dataset(data, out_dir, by=None, max_distance=CANDIDATE_DISTANCE, min_s
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     figures = {table["column"]: plot_table(table, out_dir / f"label_by_{table['column']}.png") for table in tables}
-    (out_dir / "audit.json").write_text(json.dumps(result, indent=2) + "\n")
+    write_text_atomic(out_dir / "audit.json", json.dumps(result, indent=2) + "\n")
     write_markdown(result, figures, out_dir / "audit.md")
     return result
 

@@ -111,7 +111,8 @@ def _describe(pair):
 
     flags = [name for name, on in (("ACROSS splits", pair.across_splits), ("LABEL CONFLICT", pair.label_conflict))
              if on]
-    return f"{side(pair.first)} ~ {side(pair.second)} (hash distance {pair.distance}, detail {pair.similarity:.2f}){': ' + ', '.join(flags) if flags else ''}"
+    evidence = f"(hash distance {pair.distance}, detail {pair.similarity:.2f})"
+    return f"{side(pair.first)} ~ {side(pair.second)} {evidence}" + (f": {', '.join(flags)}" if flags else "")
 
 
 def manifest_notes(meta):

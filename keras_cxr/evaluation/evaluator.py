@@ -89,7 +89,6 @@ def evaluate(model, data, out_dir, *, split="test", positive_class=None, class_m
     their reasons in ``metrics.json`` (``skipped_files``), ``report.md`` and ``bad_files.csv``.
     Returns the metrics dict also written to ``metrics.json``.
     """
-    from keras_cxr.data.pipeline import make_dataset
     from keras_cxr.evaluation.groups import group_metrics, group_values
     from keras_cxr.evaluation.selection import check_training_overlap, run_split, select_images
     from keras_cxr.models import profile
@@ -115,11 +114,7 @@ def evaluate(model, data, out_dir, *, split="test", positive_class=None, class_m
     height, width, channels = loaded.input_shape
     if height != width:
         raise ValueError(f"Evaluation expects square inputs, the model takes {height}x{width}")
-    dataset = make_dataset(manifest, image_size=height, channels=channels, batch_size=batch_size, shuffle=False,
-                           converter=loaded.converter, cache=None,  # one pass: nothing to reuse
-                           bad_file_report=Path(out_dir) / "bad_files.csv")  # written only if a file is bad
-    probs = predict_probabilities(loaded.model, dataset, tta=tta)
-    y_true = np.array([classes.index(r["label"]) for r in manifest.records])
+    y_true, probs = _score(loaded, manifest, batch_size, tta, bad_file_report=Path(out_dir) / "bad_files.csv")
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -150,10 +145,21 @@ def evaluate(model, data, out_dir, *, split="test", positive_class=None, class_m
     return metrics
 
 
+def _score(loaded, manifest, batch_size, tta, bad_file_report=None):
+    """(class indices of the manifest's labels, the model's probabilities), one pass in manifest order."""
+    from keras_cxr.data.pipeline import make_dataset
+
+    height, _, channels = loaded.input_shape
+    dataset = make_dataset(manifest, image_size=height, channels=channels, batch_size=batch_size, shuffle=False,
+                           converter=loaded.converter, cache=None,  # one pass: nothing to reuse
+                           bad_file_report=bad_file_report)  # written only if a file is bad
+    labels = np.array([loaded.classes.index(r["label"]) for r in manifest.records])
+    return labels, predict_probabilities(loaded.model, dataset, tta=tta)
+
+
 def _operating_point(loaded, data, trained_on, class_map, positive_index, test, target, prevalences, batch_size,
                      tta, resamples):
     """The validation split's threshold for ``target`` sensitivity, judged on ``test`` (is positive, scores)."""
-    from keras_cxr.data.pipeline import make_dataset
     from keras_cxr.evaluation.operating_point import operating_point
     from keras_cxr.evaluation.selection import select_images
 
@@ -161,11 +167,7 @@ def _operating_point(loaded, data, trained_on, class_map, positive_index, test, 
     manifest = align_classes(manifest, loaded.classes, class_map)
     if not manifest.records:
         raise ValueError(f"--target-sensitivity: {data} has no val images to choose the threshold on")
-    size, channels = loaded.input_shape[0], loaded.input_shape[2]
-    dataset = make_dataset(manifest, image_size=size, channels=channels, batch_size=batch_size, shuffle=False,
-                           converter=loaded.converter, cache=None)
-    probs = predict_probabilities(loaded.model, dataset, tta=tta)
-    labels = np.array([loaded.classes.index(r["label"]) for r in manifest.records])
+    labels, probs = _score(loaded, manifest, batch_size, tta)
     result = operating_point(labels == positive_index, probs[:, positive_index], *test, target,
                              prevalences=prevalences, n_resamples=max(resamples, 1))
     result["validation_images"] = len(manifest.records)

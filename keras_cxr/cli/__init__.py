@@ -19,6 +19,7 @@ COMMANDS = {
     "audit": "keras_cxr.cli.audit_cmd",
     "models": "keras_cxr.cli.models_cmd",
     "train": "keras_cxr.cli.train_cmd",
+    "calibrate": "keras_cxr.cli.calibrate_cmd",
     "evaluate": "keras_cxr.cli.evaluate_cmd",
     "compare": "keras_cxr.cli.compare_cmd",
     "explain": "keras_cxr.cli.explain_cmd",

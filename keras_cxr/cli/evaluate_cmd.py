@@ -28,6 +28,9 @@ def add_parser(parser):
     parser.add_argument("--prevalence", type=_fractions, default=(), metavar="P[,P...]",
                         help="with --target-sensitivity: also PPV and NPV where the disease has these prevalences "
                              "(e.g. 0.02,0.1)")
+    parser.add_argument("--conformal", type=float, default=0.95, metavar="COVERAGE",
+                        help="for a calibrated run (keras-cxr calibrate): coverage of the conformal prediction sets "
+                             "whose empirical coverage and size are reported (default 0.95; 0: none)")
     parser.add_argument("--skip-bad", action="store_true",
                         help="score the readable images when some cannot be read; the others are listed with their "
                              "reasons in metrics.json, report.md and bad_files.csv (default: stop and list them)")
@@ -54,7 +57,7 @@ def run(args):
                        class_map=args.class_map, tta=args.tta, batch_size=args.batch_size,
                        bootstrap_resamples=args.bootstrap, group_by=args.group_by, allow_overlap=args.allow_overlap,
                        skip_bad=args.skip_bad, target_sensitivity=args.target_sensitivity,
-                       prevalences=args.prevalence)
+                       prevalences=args.prevalence, conformal=args.conformal or None)
     ci = metrics["bootstrap_95ci"]["accuracy"]
     interval = (f" (95% CI {100 * ci['lower']:.2f}-{100 * ci['upper']:.2f})"
                 if ci.get("lower") is not None and ci.get("upper") is not None else "")
@@ -74,6 +77,14 @@ def run(args):
         print(f"Left out {len(skipped)} unreadable image(s) (--skip-bad; listed in {args.out}/bad_files.csv):")
         for entry in skipped:
             print(f"  {entry['path']}: {entry['reason']}")
+    if "temperature_scaling" in metrics:
+        scaling = metrics["temperature_scaling"]
+        print(f"Calibrated with temperature {scaling['temperature']:.3f}: ECE {scaling['uncalibrated']['ece']:.4f} -> "
+              f"{scaling['calibrated']['ece']:.4f}")
+    if "conformal" in metrics:
+        c = metrics["conformal"]
+        print(f"Conformal sets at {100 * c['target_coverage']:.0f}%: coverage {100 * c['coverage']:.2f}%, "
+              f"mean size {c['mean_set_size']:.2f}, {100 * c['singletons']:.1f}% single-class")
     if "operating_point" in metrics:
         print(describe_operating_point(metrics["operating_point"], args.positive_class))
     print(f"Report: {args.out}/report.md")

@@ -14,7 +14,22 @@ def add_parser(parser):
     parser.add_argument("--batch-size", type=int, default=32, help="images per model call (default 32)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace an existing --out file instead of resuming it")
+    parser.add_argument("--conformal", type=_coverage, metavar="COVERAGE",
+                        help="also output each image's conformal prediction set at this coverage (e.g. 0.95): every "
+                             "class the model cannot rule out; needs a model calibrated by keras-cxr calibrate")
     parser.add_argument("inputs", nargs="+", help="images, folders and/or manifest .csv files")
+
+
+def _coverage(text):
+    import argparse
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"a coverage is a fraction between 0 and 1 such as 0.95, got {text!r}")
+    return value
 
 
 def _print_records(results, as_json):
@@ -27,7 +42,8 @@ def _print_records(results, as_json):
             print(f"{r['path']}: ERROR {r['error']}")
         else:
             probs = ", ".join(f"{k} {v:.3f}" for k, v in r["probabilities"].items())
-            print(f"{r['path']}: {r['predicted']} ({probs})")
+            chosen = f" set {{{', '.join(r['set'])}}}" + (" AMBIGUOUS" if len(r["set"]) != 1 else "") if "set" in r else ""
+            print(f"{r['path']}: {r['predicted']} ({probs}){chosen}")
 
 
 def _run_csv(args):
@@ -35,7 +51,7 @@ def _run_csv(args):
     from keras_cxr.predict import predict_to_csv
 
     summary = predict_to_csv(args.model, args.inputs, args.out, batch_size=args.batch_size,
-                             overwrite=args.overwrite)
+                             overwrite=args.overwrite, conformal=args.conformal)
     if summary["skipped"]:
         print(f"Resumed {summary['out']}: skipped {summary['skipped']} of {summary['total']} image(s) "
               f"already written there")
@@ -51,6 +67,6 @@ def run(args):
         raise ValueError("--overwrite only applies with --out")
     from keras_cxr.predict import predict_paths
 
-    results = predict_paths(args.model, args.inputs, batch_size=args.batch_size)
+    results = predict_paths(args.model, args.inputs, batch_size=args.batch_size, conformal=args.conformal)
     _print_records(results, args.json)
     return 1 if any("error" in r for r in results) else 0

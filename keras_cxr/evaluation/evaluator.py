@@ -8,7 +8,10 @@ import numpy as np
 
 from keras_cxr.data.manifest import Manifest
 from keras_cxr.evaluation import figures
-from keras_cxr.evaluation.inference import measure_throughput, predict_probabilities
+from keras_cxr.evaluation.calibrate import calibrated_probabilities, conformal_sets
+from keras_cxr.evaluation.calibration import expected_calibration_error, reliability_bins
+from keras_cxr.evaluation.conformal import coverage_report, set_names
+from keras_cxr.evaluation.inference import measure_throughput, score_manifest
 from keras_cxr.evaluation.report import write_report
 from keras_cxr.evaluation.summary import summarize
 
@@ -73,7 +76,7 @@ def _device_name():
 
 def evaluate(model, data, out_dir, *, split="test", positive_class=None, class_map=None, tta=False,
              batch_size=32, bootstrap_resamples=1000, throughput=True, group_by=None, allow_overlap=False,
-             skip_bad=False, target_sensitivity=None, prevalences=()):
+             skip_bad=False, target_sensitivity=None, prevalences=(), conformal=0.95):
     """Evaluate ``model`` (run dir, ``.keras`` file or a LoadedModel) on ``data``; writes ``out_dir``.
 
     ``split=None`` scores every image (an external test set). Data without a split column is scored on
@@ -87,6 +90,9 @@ def evaluate(model, data, out_dir, *, split="test", positive_class=None, class_m
     ``out_dir/bad_files.csv``) before anything is scored, since metrics over fewer images than the
     test set are not its metrics; ``skip_bad`` scores the rest and lists the left-out files with
     their reasons in ``metrics.json`` (``skipped_files``), ``report.md`` and ``bad_files.csv``.
+    A run calibrated by ``keras-cxr calibrate`` is scored with its temperature (ECE before and after in
+    ``temperature_scaling``) and, unless ``conformal`` is None, its prediction sets at that coverage
+    (empirical coverage and set size overall, per class and per group in ``conformal``).
     Returns the metrics dict also written to ``metrics.json``.
     """
     from keras_cxr.evaluation.groups import group_metrics, group_values
@@ -114,13 +120,21 @@ def evaluate(model, data, out_dir, *, split="test", positive_class=None, class_m
     height, width, channels = loaded.input_shape
     if height != width:
         raise ValueError(f"Evaluation expects square inputs, the model takes {height}x{width}")
-    y_true, probs = _score(loaded, manifest, batch_size, tta, bad_file_report=Path(out_dir) / "bad_files.csv")
+    y_true, raw = score_manifest(loaded, manifest, batch_size, tta, bad_file_report=Path(out_dir) / "bad_files.csv")
+    calibration = loaded.calibration
+    probs = calibrated_probabilities(raw, calibration)
+    sets = _conformal_sets(calibration, probs, conformal)
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    _write_predictions(out_dir / "predictions.csv", manifest, classes, probs)
+    _write_predictions(out_dir / "predictions.csv", manifest, classes, probs, sets)
 
     metrics = summarize(y_true, probs, classes, positive_class, bootstrap_resamples=bootstrap_resamples)
+    if calibration:
+        metrics["temperature_scaling"] = _temperature_summary(calibration, y_true, raw, metrics)
+    if sets is not None:
+        metrics["conformal"] = coverage_report(y_true, sets, conformal, calibration["conformal"]["class_conditional"],
+                                               classes, groups)
     if groups is not None:
         metrics["group_by"] = group_by
         metrics["by_group"] = group_metrics(y_true, probs.argmax(axis=1), groups, classes, positive_class,
@@ -145,18 +159,6 @@ def evaluate(model, data, out_dir, *, split="test", positive_class=None, class_m
     return metrics
 
 
-def _score(loaded, manifest, batch_size, tta, bad_file_report=None):
-    """(class indices of the manifest's labels, the model's probabilities), one pass in manifest order."""
-    from keras_cxr.data.pipeline import make_dataset
-
-    height, _, channels = loaded.input_shape
-    dataset = make_dataset(manifest, image_size=height, channels=channels, batch_size=batch_size, shuffle=False,
-                           converter=loaded.converter, cache=None,  # one pass: nothing to reuse
-                           bad_file_report=bad_file_report)  # written only if a file is bad
-    labels = np.array([loaded.classes.index(r["label"]) for r in manifest.records])
-    return labels, predict_probabilities(loaded.model, dataset, tta=tta)
-
-
 def _operating_point(loaded, data, trained_on, class_map, positive_index, test, target, prevalences, batch_size,
                      tta, resamples):
     """The validation split's threshold for ``target`` sensitivity, judged on ``test`` (is positive, scores)."""
@@ -167,7 +169,8 @@ def _operating_point(loaded, data, trained_on, class_map, positive_index, test, 
     manifest = align_classes(manifest, loaded.classes, class_map)
     if not manifest.records:
         raise ValueError(f"--target-sensitivity: {data} has no val images to choose the threshold on")
-    labels, probs = _score(loaded, manifest, batch_size, tta)
+    labels, probs = score_manifest(loaded, manifest, batch_size, tta)
+    probs = calibrated_probabilities(probs, loaded.calibration)  # as the evaluated split's scores
     result = operating_point(labels == positive_index, probs[:, positive_index], *test, target,
                              prevalences=prevalences, n_resamples=max(resamples, 1))
     result["validation_images"] = len(manifest.records)
@@ -189,25 +192,48 @@ def _readable(manifest, skip_bad, report_path):
     return kept, skipped
 
 
-def _write_predictions(path, manifest, classes, probs):
-    """Every class probability per image, with the manifest's own columns (population, source, ...) kept."""
+def _conformal_sets(calibration, probs, coverage):
+    """Boolean (n, k) prediction sets at ``coverage`` when the run has conformal scores, else None."""
+    saved = conformal_sets(calibration)
+    return saved.predict(probs, coverage) if saved is not None and coverage is not None else None
+
+
+def _temperature_summary(calibration, y_true, raw, metrics):
+    """The temperature, where it was fitted, and the ECE of these images without and with it."""
+    return {"temperature": calibration["temperature"], "fitted_on": calibration["fitted_on"],
+            "uncalibrated": {"ece": expected_calibration_error(y_true, raw), "bins": reliability_bins(y_true, raw)},
+            "calibrated": {"ece": metrics["calibration"]["ece"]}}
+
+
+def _write_predictions(path, manifest, classes, probs, sets=None):
+    """Every class probability per image (and its conformal set), with the manifest's own columns kept."""
     extra = [c for c in manifest.columns if c not in ("path", "label")]
     with open(path, "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["path", "true_label", "predicted_label"] + [f"prob_{c}" for c in classes] + extra)
-        for record, row in zip(manifest.records, probs):
+        writer.writerow(["path", "true_label", "predicted_label"] + [f"prob_{c}" for c in classes]
+                        + (["conformal_set"] if sets is not None else []) + extra)
+        for i, (record, row) in enumerate(zip(manifest.records, probs)):
+            chosen = [";".join(set_names(sets[i], row, classes))] if sets is not None else []
             writer.writerow([str(manifest.resolve(record)), record["label"], classes[int(row.argmax())]]
-                            + [f"{p:.6f}" for p in row] + [record.get(c, "") for c in extra])
+                            + [f"{p:.6f}" for p in row] + chosen + [record.get(c, "") for c in extra])
 
 
 def _figures(metrics, y_true, probs, classes, out_dir):
     paths = {
         "Confusion matrix": figures.plot_confusion_matrix(metrics["confusion_matrix"], out_dir / "confusion_matrix.png"),
         "ROC curves": figures.plot_roc_curves(y_true, probs, classes, metrics["roc_auc"], out_dir / "roc_curves.png"),
-        "Reliability diagram": figures.plot_reliability(metrics["calibration"]["bins"], metrics["calibration"]["ece"],
-                                                        out_dir / "reliability_diagram.png"),
+        "Reliability diagram": _reliability_figure(metrics, out_dir / "reliability_diagram.png"),
     }
     if metrics.get("by_group"):
         column = metrics["group_by"]
         paths[f"By {column}"] = figures.plot_group_metrics(metrics["by_group"], column, out_dir / f"by_{column}.png")
     return paths
+
+
+def _reliability_figure(metrics, path):
+    """The reliability diagram; for a calibrated run, before and after its temperature side by side."""
+    scaling = metrics.get("temperature_scaling")
+    if scaling is None:
+        return figures.plot_reliability(metrics["calibration"]["bins"], metrics["calibration"]["ece"], path)
+    return figures.plot_reliability_before_after(scaling["uncalibrated"], metrics["calibration"],
+                                                 scaling["temperature"], path)

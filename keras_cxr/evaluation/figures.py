@@ -67,6 +67,23 @@ def plot_reliability(bins, ece, path):
     """Accuracy against confidence per bin, with the count of each bin."""
     plt = _pyplot()
     figure, axis = plt.subplots(figsize=(5.5, 5))
+    _draw_reliability(axis, bins, f"Reliability diagram (ECE {ece:.3f})")
+    return _save(figure, path)
+
+
+def plot_reliability_before_after(before, after, temperature, path):
+    """Two reliability diagrams side by side: the model's probabilities, then after temperature scaling.
+
+    ``before``/``after``: ``{"bins": ..., "ece": ...}`` as :func:`summarize` writes them.
+    """
+    plt = _pyplot()
+    figure, axes = plt.subplots(1, 2, figsize=(10, 5), sharey=True)
+    _draw_reliability(axes[0], before["bins"], f"Uncalibrated (ECE {before['ece']:.3f})")
+    _draw_reliability(axes[1], after["bins"], f"Temperature {temperature:.2f} (ECE {after['ece']:.3f})")
+    return _save(figure, path)
+
+
+def _draw_reliability(axis, bins, title):
     width = bins[0]["upper"] - bins[0]["lower"]
     centres = [b["lower"] + width / 2 for b in bins]
     accuracy = [b["accuracy"] or 0.0 for b in bins]
@@ -79,9 +96,8 @@ def plot_reliability(bins, ece, path):
     axis.set_ylim(0, 1.08)
     axis.set_xlabel("confidence (top-1 probability)")
     axis.set_ylabel("accuracy")
-    axis.set_title(f"Reliability diagram (ECE {ece:.3f})")
+    axis.set_title(title)
     axis.legend(loc="upper left")
-    return _save(figure, path)
 
 
 def plot_group_metrics(by_group, column, path):

@@ -27,3 +27,19 @@ def measure_throughput(model, batch_sizes=(1, 32), repeats=5, warmup=2):
         rates = timed_windows(lambda: np.asarray(model(x, training=False)), batch, windows=repeats, warmup=warmup)
         result[f"batch_{batch}"] = median(rates)
     return result
+
+
+def score_manifest(loaded, manifest, batch_size=32, tta=False, bad_file_report=None):
+    """(class indices of the manifest's labels, the model's probabilities), one pass in manifest order.
+
+    ``loaded``: a :class:`~keras_cxr.models.loading.LoadedModel`; its own preprocessing reads the files.
+    The probabilities are the network's own (uncalibrated): callers apply the run's temperature.
+    """
+    from keras_cxr.data.pipeline import make_dataset
+
+    height, _, channels = loaded.input_shape
+    dataset = make_dataset(manifest, image_size=height, channels=channels, batch_size=batch_size, shuffle=False,
+                           converter=loaded.converter, cache=None,  # one pass: nothing to reuse
+                           bad_file_report=bad_file_report)  # written only if a file is bad
+    labels = np.array([loaded.classes.index(r["label"]) for r in manifest.records])
+    return labels, predict_probabilities(loaded.model, dataset, tta=tta)

@@ -62,6 +62,40 @@ def _skipped_lines(m):
             + [f"- `{s['path']}`: {s['reason']}" for s in skipped])
 
 
+def _calibration_lines(m):
+    scaling = m.get("temperature_scaling")
+    if not scaling:
+        return ["", "## Calibration", "",
+                "Probabilities are the network's own (no `keras-cxr calibrate` for this run); "
+                f"expected calibration error {_num(m['calibration']['ece'])}."]
+    fitted = scaling["fitted_on"]
+    return ["", "## Calibration (temperature scaling)", "",
+            f"Probabilities divided (as logits) by temperature {scaling['temperature']:.3f}, fitted on "
+            f"{fitted['images']} images of the {fitted['split']} split of `{fitted['data']}` (Guo et al. 2017). "
+            f"Expected calibration error on these images: {_num(scaling['uncalibrated']['ece'])} uncalibrated, "
+            f"{_num(scaling['calibrated']['ece'])} calibrated. Decisions do not change."]
+
+
+def _conformal_lines(m):
+    c = m.get("conformal")
+    if not c:
+        return []
+    kind = "class-conditional (per true class)" if c["class_conditional"] else "marginal"
+    lines = ["", f"## Conformal prediction sets (target coverage {_pct(c['target_coverage'])}%, {kind})", "",
+             "Each image gets every class the model cannot rule out at the target coverage (split conformal, "
+             "calibrated on the val split); a set of two or more classes flags an ambiguous image.", "",
+             "| images | coverage | mean set size | single-class sets | empty sets |", "|---|---:|---:|---:|---:|",
+             _coverage_row("all", c)]
+    lines += [_coverage_row(f"true {name}", v) for name, v in c["by_class"].items()]
+    lines += [_coverage_row(f"{m.get('group_by')}={name}", v) for name, v in c.get("by_group", {}).items()]
+    return lines
+
+
+def _coverage_row(name, v):
+    return (f"| {name} ({v['images']}) | {_pct(v['coverage'])}% | {_num(v['mean_set_size'], 2)} | "
+            f"{_pct(v['singletons'])}% | {_pct(v['empty'])}% |")
+
+
 def write_report(metrics, path, figures):
     m = metrics
     lines = [f"# Evaluation of `{m['model']['name']}`", ""]
@@ -115,6 +149,8 @@ def write_report(metrics, path, figures):
 
         lines += ["", "## Operating point (threshold chosen on the val split)", "",
                   describe_operating_point(m["operating_point"], m["positive_class"]).replace("\n  ", "\n- ")]
+    lines += _calibration_lines(m)
+    lines += _conformal_lines(m)
     lines += _group_lines(m)
     lines += _leakage_lines(m)
     lines += _skipped_lines(m)

@@ -16,8 +16,12 @@ CHANNEL_COPY = "gray_to_rgb"
 MAX_DEPTHWISE_TAPS = 25
 
 
-def build_edge_model(classifier):
+def build_edge_model(classifier, temperature=None):
     """Wrap a keras_cxr classifier (float [0, 1] input) into a uint8 grayscale-input model.
+
+    ``temperature``: the run's fitted temperature, applied after the softmax
+    (:class:`~keras_cxr.layers.TemperatureScaling`) so the device outputs the
+    calibrated probabilities ``predict`` and ``evaluate`` report.
 
     The channel copy is a concatenation, not ``GrayscaleToRGB``: its ``repeat``
     converts to SHAPE/STRIDED_SLICE/TILE/RESHAPE ops on the dynamic batch size,
@@ -32,6 +36,10 @@ def build_edge_model(classifier):
     if channels == 3:
         x = keras.layers.Concatenate(axis=-1, name=CHANNEL_COPY)([x, x, x])
     probabilities = classifier(x)
+    if temperature is not None:
+        from keras_cxr.layers.temperature import TemperatureScaling
+
+        probabilities = TemperatureScaling(temperature, name="temperature_scaling")(probabilities)
     return keras.Model(image, probabilities, name=f"{classifier.name}_edge")
 
 

@@ -109,7 +109,7 @@ def export_model(model, out, format="tflite", quantize="none", calibration_data=
         raise ValueError(f"Export expects square inputs, the model takes {height}x{width}")
     if format == "saved_model" and quantize != "none":
         raise ValueError("--quantize applies to --format tflite only")
-    edge = build_edge_model(loaded.model)
+    edge = build_edge_model(loaded.model, loaded.temperature)
     converter = loaded.converter
     images = calibration_images(calibration_data, converter) if quantize == "int8" else None
     check, names, overlap = _labelled_images(calibration_data, converter, parity_images, seed=1,
@@ -123,7 +123,9 @@ def export_model(model, out, format="tflite", quantize="none", calibration_data=
                                        "centre crop to the input size); scaling and channel copy happen inside "
                                        "the graph"},
               "preprocessing": converter.get_config(),
-              "output": {"name": "probabilities", "dtype": "float32", "shape": [None, len(loaded.classes)]}}
+              "output": {"name": "probabilities", "dtype": "float32", "shape": [None, len(loaded.classes)]},
+              # temperature (already applied inside the graph) and the conformal scores for prediction sets
+              "calibration": loaded.calibration}
     report = {"model": loaded.name, "source": str(loaded.path), "format": format, "quantize": quantize,
               "path": str(out), "calibration_data": str(calibration_data) if calibration_data else "synthetic",
               "calibration_images": 0 if images is None else int(len(images)),

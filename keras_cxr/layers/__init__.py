@@ -22,6 +22,7 @@ from keras_cxr.layers.pointwise_dense import PointwiseDense
 from keras_cxr.layers.random_contrast_range import RandomContrastRange
 from keras_cxr.layers.scale_fusion import ScaleAttentionFusion
 from keras_cxr.layers.squeeze_excite import SqueezeExcite
+from keras_cxr.layers.temperature import TemperatureScaling
 
 __all__ = [
     "ATTENTION_LAYERS",
@@ -41,6 +42,7 @@ __all__ = [
     "RandomContrastRange",
     "ScaleAttentionFusion",
     "SqueezeExcite",
+    "TemperatureScaling",
     "exact_gelu",
     "get_attention",
     "list_attention",

@@ -4,14 +4,19 @@ A run directory (``keras-cxr train --out``) holds ``model.keras``,
 ``classes.json`` and ``preprocessing.json``; a bare ``.keras`` file may have
 them beside it (without ``preprocessing.json`` images are resized whole).
 Class names travel with the model so evaluation, explanation and export never
-map outputs to the wrong labels.
+map outputs to the wrong labels. ``keras-cxr calibrate`` adds
+``calibration.json`` (a temperature and conformal calibration scores), which
+``predict_uint8``, ``evaluate`` and the exports then apply.
 """
 
 import dataclasses
+import functools
 import json
 from pathlib import Path
 
 import keras
+
+CALIBRATION_FILE = "calibration.json"
 
 
 @dataclasses.dataclass
@@ -32,14 +37,47 @@ class LoadedModel:
 
         return converter_for(self.path, self.input_shape[0])
 
+    @functools.cached_property
+    def calibration(self):
+        """The run's ``calibration.json`` (temperature, conformal scores) beside the model, or None."""
+        return read_calibration(self.path)
+
+    @property
+    def temperature(self):
+        """The fitted temperature, or None for an uncalibrated model."""
+        calibration = self.calibration
+        return calibration["temperature"] if calibration else None
+
     def predict_uint8(self, images):
-        """Probabilities for uint8 grayscale images (N, H, W, 1), as an exported model receives them."""
+        """Probabilities for uint8 grayscale images (N, H, W, 1), as an exported model receives them.
+
+        Calibrated with the run's temperature when it has one, like its exports.
+        """
         import numpy as np
 
         x = np.asarray(images, np.float32) / 255.0
         if self.input_shape[-1] == 3:
             x = np.repeat(x, 3, axis=-1)
-        return self.model.predict(x, verbose=0, batch_size=32)
+        probs = self.model.predict(x, verbose=0, batch_size=32)
+        temperature = self.temperature
+        if temperature is None:
+            return probs
+        from keras_cxr.evaluation.temperature import apply_temperature
+
+        return apply_temperature(probs, temperature).astype(np.float32)
+
+
+def read_calibration(model_path):
+    """``calibration.json`` beside ``model_path`` (a ``.keras`` file or run directory), checked, or None."""
+    path = Path(model_path)
+    path = (path if path.is_dir() else path.parent) / CALIBRATION_FILE
+    if not path.is_file():
+        return None
+    saved = json.loads(path.read_text())
+    temperature = saved.get("temperature") if isinstance(saved, dict) else None
+    if not isinstance(temperature, (int, float)) or not temperature > 0:
+        raise ValueError(f"{path}: expected a positive 'temperature' (written by keras-cxr calibrate)")
+    return saved
 
 
 def read_classes(path):

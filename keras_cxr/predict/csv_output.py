@@ -19,9 +19,10 @@ from keras_cxr.predict.runner import DEFAULT_BATCH_SIZE, collect_paths, iter_pre
 _TAIL_BYTES = 1 << 16  # longer than any one row
 
 
-def csv_columns(classes):
-    """The header for a model's classes."""
-    return ["path", *[f"prob_{c}" for c in classes], "predicted", "error"]
+def csv_columns(classes, conformal=None):
+    """The header for a model's classes; ``conformal`` (a coverage) adds ``set_<coverage>``, e.g. ``set_0.95``."""
+    return ["path", *[f"prob_{c}" for c in classes], "predicted", *([f"set_{conformal:g}"] if conformal else []),
+            "error"]
 
 
 def _read_header(path):
@@ -31,11 +32,12 @@ def _read_header(path):
 
 def _header_error(path, header, columns):
     """Why an existing file cannot be resumed, naming it and what to do."""
-    is_predictions = bool(header) and header[0] == "path" and header[-2:] == ["predicted", "error"]
+    is_predictions = bool(header) and header[0] == "path" and header[-1] == "error" and "predicted" in header
     if is_predictions:
-        found = [c[len("prob_"):] for c in header[1:-2]]
-        expected = [c[len("prob_"):] for c in columns[1:-2]]
-        problem = f"holds predictions for classes {found}, but the model's classes are {expected}"
+        found = [c[len("prob_"):] for c in header if c.startswith("prob_")]
+        expected = [c[len("prob_"):] for c in columns if c.startswith("prob_")]
+        problem = (f"holds predictions for classes {found}, but the model's classes are {expected}" if found != expected
+                   else f"was written with other conformal sets (columns {header[-2:]}, this run's {columns[-2:]})")
     else:
         problem = f"exists and is not a predictions CSV (its first line is {header})"
     return ValueError(f"{path} {problem}; pass --overwrite (overwrite=True) to replace it, or choose another --out")
@@ -91,10 +93,11 @@ def open_output(out, columns, overwrite=False):
     return handle, writer, done
 
 
-def _row(record, classes):
+def _row(record, classes, conformal=False):
+    sets = [";".join(record.get("set", []))] if conformal else []
     if "error" in record:
-        return [record["path"], *[""] * len(classes), "", record["error"]]
-    return [record["path"], *[record["probabilities"][c] for c in classes], record["predicted"], ""]
+        return [record["path"], *[""] * len(classes), "", *[""] * len(sets), record["error"]]
+    return [record["path"], *[record["probabilities"][c] for c in classes], record["predicted"], *sets, ""]
 
 
 class _NoBar:
@@ -122,24 +125,26 @@ def _check_not_an_input(out, inputs):
         raise ValueError(f"--out {out} is also an input; write predictions to another file")
 
 
-def predict_to_csv(model, inputs, out, batch_size=DEFAULT_BATCH_SIZE, overwrite=False, progress=None):
+def predict_to_csv(model, inputs, out, batch_size=DEFAULT_BATCH_SIZE, overwrite=False, progress=None,
+                   conformal=None):
     """Score every image of ``inputs`` (files, folders, manifest CSVs) into the CSV ``out``.
 
+    ``conformal``: target coverage; adds a ``set_<coverage>`` column (classes separated by ``;``).
     Returns ``{"out", "total", "skipped", "written", "errors"}``: ``skipped``
     counts paths an earlier run already wrote to ``out`` (not scored again),
     ``written`` the rows this run added, ``errors`` the unreadable ones among them.
     """
     _check_not_an_input(out, inputs)
     predictor = load_predictor(model)
-    columns = csv_columns(predictor.classes)
+    columns = csv_columns(predictor.classes, conformal)
     paths = collect_paths(inputs)
     handle, writer, done = open_output(out, columns, overwrite)
     todo = [p for p in paths if str(p) not in done]
     summary = {"out": str(out), "total": len(paths), "skipped": len(paths) - len(todo), "written": 0, "errors": 0}
     bar = _progress_bar(len(todo), progress)
     try:
-        for batch in iter_predictions(predictor, todo, batch_size):
-            writer.writerows(_row(record, predictor.classes) for record in batch)
+        for batch in iter_predictions(predictor, todo, batch_size, conformal):
+            writer.writerows(_row(record, predictor.classes, conformal is not None) for record in batch)
             handle.flush()
             summary["written"] += len(batch)
             summary["errors"] += sum("error" in record for record in batch)

@@ -21,11 +21,27 @@ DEFAULT_BATCH_SIZE = 32
 
 @dataclasses.dataclass
 class Predictor:
-    """What scoring needs from any model format: uint8 batch -> probabilities, class names, file -> uint8."""
+    """What scoring needs from any model format: uint8 batch -> probabilities, class names, file -> uint8.
+
+    ``calibration``: the run's ``calibration.json`` (the probabilities are already scaled by its
+    temperature: in the graph for exports, by :class:`LoadedModel` for ``.keras``), whose conformal
+    scores give prediction sets.
+    """
 
     predict_uint8: object
     classes: list
     converter: ImageConverter
+    calibration: dict = None
+
+    def conformal_sets(self):
+        """The :class:`~keras_cxr.evaluation.conformal.ConformalSets` of a calibrated model (ValueError if none)."""
+        saved = (self.calibration or {}).get("conformal")
+        if not saved:
+            raise ValueError("Conformal sets need a calibrated model: run `keras-cxr calibrate RUN` first "
+                             "(exports made after calibrating carry the calibration in labels.json)")
+        from keras_cxr.evaluation.conformal import ConformalSets
+
+        return ConformalSets.from_dict(saved)
 
 
 def _saved_model_predictor(path):
@@ -36,7 +52,8 @@ def _saved_model_predictor(path):
 
     labels = json.loads((path / "labels.json").read_text())
     size = int(labels["input"]["shape"][1])
-    return Predictor(load_saved_model_fn(path), list(labels["classes"]), exported_converter(labels, size))
+    return Predictor(load_saved_model_fn(path), list(labels["classes"]), exported_converter(labels, size),
+                     labels.get("calibration"))
 
 
 def load_predictor(model):
@@ -53,13 +70,13 @@ def load_predictor(model):
 
         lite = LiteRTModel(path)
         classes = lite.classes or [f"class_{i}" for i in range(lite.num_classes)]
-        return Predictor(lite.predict_uint8, list(classes), lite.converter)
+        return Predictor(lite.predict_uint8, list(classes), lite.converter, (lite.labels or {}).get("calibration"))
     if path.is_dir() and (path / "saved_model.pb").is_file():
         return _saved_model_predictor(path)
     from keras_cxr.models.loading import load_classifier
 
     loaded = load_classifier(path)
-    return Predictor(loaded.predict_uint8, list(loaded.classes), loaded.converter)
+    return Predictor(loaded.predict_uint8, list(loaded.classes), loaded.converter, loaded.calibration)
 
 
 def _manifest_paths(csv_path):
@@ -111,34 +128,47 @@ def _read_batch(converter, paths):
     return images, good, errors
 
 
-def score_batch(predictor, paths):
-    """Records for one batch of paths, in input order: one model call for all readable images."""
+def score_batch(predictor, paths, conformal=None):
+    """Records for one batch of paths, in input order: one model call for all readable images.
+
+    ``conformal``: ``(ConformalSets, coverage)`` to add each image's prediction set (``"set"``, most
+    probable class first): two or more classes flag an image the model cannot decide at that coverage.
+    """
     images, good, errors = _read_batch(predictor.converter, paths)
     scored = {}
     if images:
         probs = np.asarray(predictor.predict_uint8(np.stack(images)), np.float64)
-        for path, row in zip(good, probs):
+        sets = conformal[0].predict(probs, conformal[1]) if conformal else None
+        for i, (path, row) in enumerate(zip(good, probs)):
             scored[str(path)] = {"path": str(path), "predicted": predictor.classes[int(row.argmax())],
                                  "probabilities": {c: float(p) for c, p in zip(predictor.classes, row)}}
+            if sets is not None:
+                scored[str(path)]["set"] = [predictor.classes[j] for j in np.argsort(-row, kind="stable")
+                                            if sets[i, j]]
     failed = {e["path"]: e for e in errors}
     return [scored.get(str(p)) or failed[str(p)] for p in paths]
 
 
-def iter_predictions(model, paths, batch_size=DEFAULT_BATCH_SIZE):
-    """Yield the records of each batch of ``paths`` as it is scored (bounded memory for any count)."""
+def iter_predictions(model, paths, batch_size=DEFAULT_BATCH_SIZE, conformal=None):
+    """Yield the records of each batch of ``paths`` as it is scored (bounded memory for any count).
+
+    ``conformal``: a target coverage (e.g. 0.95) for prediction sets; needs a calibrated model.
+    """
     predictor = load_predictor(model)
+    sets = (predictor.conformal_sets(), conformal) if conformal is not None else None
     for chunk in batches(list(paths), batch_size):
-        yield score_batch(predictor, chunk)
+        yield score_batch(predictor, chunk, sets)
 
 
-def predict_paths(model, inputs, batch_size=DEFAULT_BATCH_SIZE):
-    """``[{"path", "predicted", "probabilities"} or {"path", "error"}]`` for every image in ``inputs``.
+def predict_paths(model, inputs, batch_size=DEFAULT_BATCH_SIZE, conformal=None):
+    """``[{"path", "predicted", "probabilities"[, "set"]} or {"path", "error"}]`` for every image in ``inputs``.
 
     ``inputs``: image files, folders and manifest CSVs. All records are kept in
     memory: for tens of thousands of images use :func:`predict_to_csv`.
+    ``conformal``: target coverage of the prediction sets (calibrated models only).
     """
     records = []
-    for batch in iter_predictions(model, collect_paths(inputs), batch_size):
+    for batch in iter_predictions(model, collect_paths(inputs), batch_size, conformal):
         records.extend(batch)
     return records
 

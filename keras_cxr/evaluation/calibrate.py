@@ -1,0 +1,110 @@
+"""``keras-cxr calibrate RUN``: fit a temperature and conformal scores on the validation split, store them with the run.
+
+The validation split, never the test split: what is fitted on the test images
+cannot be judged on them. The run's own ``split.csv`` supplies the
+validation images by default; another manifest may be given (its ``val``
+split), checked against the run's training split like any evaluation. The
+result, ``calibration.json`` beside ``model.keras``, is then applied by
+``predict``, ``evaluate`` and ``export`` (:mod:`keras_cxr.models.loading`):
+
+- ``temperature`` (Guo et al. 2017) with the NLL and ECE before and after;
+- the calibrated probability of the true class for each validation image,
+  from which :class:`~keras_cxr.evaluation.conformal.ConformalSets` makes
+  prediction sets at any coverage (split conformal).
+
+The temperature and the conformal scores use the same images; a single
+fitted parameter barely breaks their exchangeability with test images, and
+the coverage test on synthetic data checks the guarantee still holds.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from keras_cxr.evaluation import calibration as calibration_metrics
+from keras_cxr.evaluation.conformal import ConformalSets
+from keras_cxr.evaluation.temperature import apply_temperature, fit_temperature, negative_log_likelihood
+from keras_cxr.models.loading import CALIBRATION_FILE
+from keras_cxr.utils.outputs import write_text_atomic
+
+FIGURE = "calibration_reliability.png"
+
+
+def calibrate(model, data=None, *, class_map=None, class_conditional=False, batch_size=32):
+    """Fit and store the calibration of ``model`` (run dir or ``.keras``); returns ``calibration.json``'s dict.
+
+    ``data``: a manifest with a ``val`` split (default: the run's ``split.csv``).
+    ``class_conditional``: conformal sets calibrated per class (see :mod:`~keras_cxr.evaluation.conformal`).
+    """
+    from keras_cxr.models.loading import LoadedModel, load_classifier
+
+    loaded = model if isinstance(model, LoadedModel) else load_classifier(model)
+    manifest, source = _validation_images(loaded, data, class_map)
+    y_true, raw = _score_validation(loaded, manifest, batch_size)
+    temperature = fit_temperature(y_true, raw)
+    calibrated = apply_temperature(raw, temperature)
+    result = {
+        "temperature": temperature,
+        "fitted_on": {"data": source, "split": "val", "images": len(y_true),
+                      "class_counts": {c: int((y_true == i).sum()) for i, c in enumerate(loaded.classes)}},
+        "classes": list(loaded.classes),
+        "nll": {"before": negative_log_likelihood(y_true, raw), "after": negative_log_likelihood(y_true, calibrated)},
+        "ece": {"before": calibration_metrics.expected_calibration_error(y_true, raw),
+                "after": calibration_metrics.expected_calibration_error(y_true, calibrated)},
+        "conformal": ConformalSets.fit(y_true, calibrated, class_conditional).to_dict(),
+    }
+    folder = loaded.path.parent
+    _plot(y_true, raw, calibrated, temperature, folder / FIGURE)
+    write_text_atomic(folder / CALIBRATION_FILE, json.dumps(result, indent=2) + "\n")
+    return result
+
+
+def _validation_images(loaded, data, class_map):
+    """(the val split to fit on, where it came from), refused if any of it is in the run's training split."""
+    from keras_cxr.evaluation.evaluator import align_classes, read_class_map
+    from keras_cxr.evaluation.selection import SPLIT_FILE, check_training_overlap, run_split, select_images
+
+    trained_on = run_split(loaded.path)
+    if data is None:
+        if trained_on is None:
+            raise ValueError(f"No split.csv beside {loaded.path}: give --data, a manifest with a val split")
+        data = loaded.path.parent / SPLIT_FILE
+    manifest, _ = select_images(data, "val", trained_on)
+    if isinstance(class_map, (str, Path)):
+        class_map = read_class_map(class_map)
+    manifest = align_classes(manifest, loaded.classes, class_map)
+    if not manifest.records:
+        raise ValueError(f"{data} has no val images to calibrate on")
+    check_training_overlap(manifest, trained_on, allow_overlap=False, model_path=loaded.path)
+    return manifest, str(data)
+
+
+def _score_validation(loaded, manifest, batch_size):
+    """Labels and uncalibrated probabilities; an unreadable validation image stops with its name."""
+    from keras_cxr.data.pipeline import check_files
+    from keras_cxr.evaluation.inference import score_manifest
+
+    check_files(manifest, skip_bad=False, report_path=None)
+    return score_manifest(loaded, manifest, batch_size)
+
+
+def _plot(y_true, raw, calibrated, temperature, path):
+    from keras_cxr.evaluation.figures import plot_reliability_before_after
+
+    def summary(probs):
+        return {"bins": calibration_metrics.reliability_bins(y_true, probs),
+                "ece": calibration_metrics.expected_calibration_error(y_true, probs)}
+
+    return plot_reliability_before_after(summary(raw), summary(calibrated), temperature, path)
+
+
+def conformal_sets(calibration):
+    """The :class:`ConformalSets` a ``calibration.json`` dict stores (None if it has none)."""
+    saved = (calibration or {}).get("conformal")
+    return ConformalSets.from_dict(saved) if saved else None
+
+
+def calibrated_probabilities(probs, calibration):
+    """``probs`` scaled by the calibration's temperature (unchanged without a calibration)."""
+    return apply_temperature(probs, calibration["temperature"]) if calibration else np.asarray(probs)

@@ -22,6 +22,7 @@ COMMANDS = {
     "calibrate": "keras_cxr.cli.calibrate_cmd",
     "evaluate": "keras_cxr.cli.evaluate_cmd",
     "compare": "keras_cxr.cli.compare_cmd",
+    "card": "keras_cxr.cli.card_cmd",
     "explain": "keras_cxr.cli.explain_cmd",
     "export": "keras_cxr.cli.export_cmd",
     "predict": "keras_cxr.cli.predict_cmd",

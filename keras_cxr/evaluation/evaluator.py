@@ -11,6 +11,7 @@ from keras_cxr.evaluation import figures
 from keras_cxr.evaluation.calibrate import calibrated_probabilities, conformal_sets
 from keras_cxr.evaluation.calibration import expected_calibration_error, reliability_bins
 from keras_cxr.evaluation.conformal import coverage_report, set_names
+from keras_cxr.evaluation.model_card import build_card, write_card
 from keras_cxr.evaluation.inference import measure_throughput, score_manifest
 from keras_cxr.evaluation.report import write_report
 from keras_cxr.evaluation.summary import summarize
@@ -93,7 +94,8 @@ def evaluate(model, data, out_dir, *, split="test", positive_class=None, class_m
     A run calibrated by ``keras-cxr calibrate`` is scored with its temperature (ECE before and after in
     ``temperature_scaling``) and, unless ``conformal`` is None, its prediction sets at that coverage
     (empirical coverage and set size overall, per class and per group in ``conformal``).
-    Returns the metrics dict also written to ``metrics.json``.
+    Returns the metrics dict also written to ``metrics.json``; ``model_card.md``/``.json`` summarise it with
+    the run's recipe, data and calibration (:mod:`keras_cxr.evaluation.model_card`).
     """
     from keras_cxr.evaluation.groups import group_metrics, group_values
     from keras_cxr.evaluation.selection import check_training_overlap, run_split, select_images
@@ -156,6 +158,7 @@ def evaluate(model, data, out_dir, *, split="test", positive_class=None, class_m
     metrics["throughput"] = {"device": _device_name(), **speed, "unit": "images/second"}
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     write_report(metrics, out_dir / "report.md", _figures(metrics, y_true, probs, classes, out_dir))
+    write_card(build_card(loaded.path, metrics), out_dir)
     return metrics
 
 

@@ -90,8 +90,9 @@ def _label_indices(labels, classes):
 def export_model(model, out, format="tflite", quantize="none", calibration_data=None, parity_images=100):
     """Export ``model`` (run dir, .keras or LoadedModel) to ``out``; returns the export report.
 
-    Writes ``labels.json`` beside the model (inside the SavedModel folder) and
-    ``export_report.json`` (parity figures). float32/float16 exports whose top-1
+    Writes ``labels.json`` beside the model (inside the SavedModel folder),
+    ``export_report.json`` (parity figures) and the run's model card
+    (``keras-cxr card``; one built from the run alone if it has none). float32/float16 exports whose top-1
     decisions differ from Keras on any parity image fail with ExportError. The
     export is built under a temporary name and renamed into place after its
     parity check: the destination holds the old export or the new one, never
@@ -132,7 +133,19 @@ def export_model(model, out, format="tflite", quantize="none", calibration_data=
               "parity_overlaps_calibration": bool(overlap)}
     expected = (reference, _label_indices(names, loaded.classes), loaded.classes)
     write = _write_saved_model if format == "saved_model" else _write_tflite
-    return write(edge, out, quantize, images, check, expected, labels, report)
+    return write(edge, out, quantize, images, check, expected, (labels, _model_card(loaded)), report)
+
+
+def _model_card(loaded):
+    """``{file name: text}`` of the run's model card (``keras-cxr card``), or of a card built from the run alone."""
+    from keras_cxr.evaluation.card_markdown import card_markdown
+    from keras_cxr.evaluation.model_card import CARD_JSON, CARD_MD, build_card
+
+    folder = loaded.path.parent
+    if (folder / CARD_JSON).is_file() and (folder / CARD_MD).is_file():
+        return {name: (folder / name).read_text() for name in (CARD_JSON, CARD_MD)}
+    card = build_card(loaded.path)
+    return {CARD_JSON: json.dumps(card, indent=2) + "\n", CARD_MD: card_markdown(card)}
 
 
 def _checked_report(report, expected, exported, size):
@@ -150,8 +163,12 @@ def _checked_report(report, expected, exported, size):
     return report
 
 
-def _write_saved_model(edge, out, quantize, images, check, expected, labels, report):
-    """Build the SavedModel under a temporary name and swap it in only after its parity check passed."""
+def _write_saved_model(edge, out, quantize, images, check, expected, sidecars, report):
+    """Build the SavedModel under a temporary name and swap it in only after its parity check passed.
+
+    ``sidecars``: (``labels.json``'s dict, ``{model card file: text}``), written inside the folder.
+    """
+    labels, card = sidecars
     from keras_cxr.export.saved_model import export_saved_model, load_saved_model_fn
 
     with replacing_dir(out, "saved_model") as tmp:
@@ -161,11 +178,14 @@ def _write_saved_model(edge, out, quantize, images, check, expected, labels, rep
         report["labels"] = str(out / "labels.json")
         (tmp / "labels.json").write_text(json.dumps(labels, indent=2) + "\n")
         (tmp / "export_report.json").write_text(json.dumps(report, indent=2) + "\n")
+        for name, text in card.items():
+            (tmp / name).write_text(text)
     return report
 
 
-def _write_tflite(edge, out, quantize, images, check, expected, labels, report):
-    """Convert into a temporary file, check parity on it, then rename it (and labels.json) into place."""
+def _write_tflite(edge, out, quantize, images, check, expected, sidecars, report):
+    """Convert into a temporary file, check parity on it, then rename it (labels.json, model card) into place."""
+    labels, card = sidecars
     from keras_cxr.export.saved_model import export_saved_model
     from keras_cxr.export.tflite import convert
     from keras_cxr.predict.litert import LiteRTModel
@@ -184,4 +204,6 @@ def _write_tflite(edge, out, quantize, images, check, expected, labels, report):
     write_bytes_atomic(out, flatbuffer)
     write_text_atomic(out.parent / "labels.json", json.dumps(labels, indent=2) + "\n")
     write_text_atomic(out.parent / "export_report.json", json.dumps(report, indent=2) + "\n")
+    for name, text in card.items():
+        write_text_atomic(out.parent / name, text)
     return report

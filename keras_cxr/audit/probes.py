@@ -47,7 +47,7 @@ def auroc(y_true, scores):
     return float(roc_auc_score(y_true, scores, multi_class="ovr", average="macro", labels=list(range(n_groups))))
 
 
-def probe_auroc(features, groups, column, patients=None, seed=0):
+def probe_auroc(features, groups, column, patients=None, seed=0, resamples=1000):
     """Cross-validated AUROC of a logistic regression predicting ``groups`` from ``features``.
 
     Out-of-fold probabilities (folds stratified by group and, given
@@ -74,8 +74,8 @@ def probe_auroc(features, groups, column, patients=None, seed=0):
         return result
     from keras_cxr.evaluation.confidence import bootstrap_interval
 
-    result.update(auroc=bootstrap_interval(auroc, y, scores, seed=seed), images=int(chosen.sum()), folds=folds,
-                  grouped_by_patient=split_groups is not None)
+    result.update(auroc=bootstrap_interval(auroc, y, scores, n_resamples=resamples, seed=seed),
+                  images=int(chosen.sum()), folds=folds, grouped_by_patient=split_groups is not None)
     return result
 
 

@@ -21,12 +21,12 @@ def test_the_probe_finds_a_group_the_features_encode_and_not_one_they_do_not():
     groups = np.array(["site_a", "site_b", "site_c"] * 40)
     patients = [f"p{i % 60}" for i in range(len(groups))]  # two images per patient, both of one group
     encoded = rng.normal(size=(120, 8)) + 2.0 * (groups[:, None] == np.array(["site_a", "site_b", "site_c", "x"] * 2))
-    high = probe_auroc(encoded, groups, "source", patients=patients)
+    high = probe_auroc(encoded, groups, "source", patients=patients, resamples=200)
     assert high["auroc"]["value"] > 0.95 and high["auroc"]["lower"] > 0.9 and high["grouped_by_patient"]
     assert high["folds"] == 5 and high["images"] == 120 and high["skipped"] is None
-    random = probe_auroc(rng.normal(size=(120, 8)), groups[rng.permutation(120)], "source")
+    random = probe_auroc(rng.normal(size=(120, 8)), groups[rng.permutation(120)], "source", resamples=200)
     assert abs(random["auroc"]["value"] - 0.5) < 0.12 and random["auroc"]["lower"] < 0.5 < random["auroc"]["upper"]
-    binary = probe_auroc(encoded[:80, :2], groups[:80] == "site_a", "population")
+    binary = probe_auroc(encoded[:80, :2], groups[:80] == "site_a", "population", resamples=200)
     assert binary["auroc"]["value"] > 0.9 and binary["groups"] == {"False": 53, "True": 27}
 
 
@@ -155,3 +155,22 @@ def test_the_audit_passes_the_model_that_learned_the_lungs(audits):
     (source,) = probes["linear_probe"]
     assert source["auroc"]["upper"] < 0.9  # sources alternate by patient: nothing for the features to encode
     assert code == 0 and "no shortcut" in printed
+
+
+def test_lung_masks_from_a_folder_replace_the_box(audits):
+    from keras_cxr.audit.shortcuts import shortcut_probes
+    from keras_cxr.data.manifest import load_any
+
+    _, _, boxed, folder = audits["clean"]
+    manifest = load_any(folder / "data" / "split.csv")
+    (folder / "lungs").mkdir()
+    box = occlusion.box_mask(SIZE).astype(np.uint8) * 255
+    for record in manifest.records:
+        Image.fromarray(box).save(folder / "lungs" / f"{manifest.resolve(record).stem}.png")
+    masked = shortcut_probes(folder / "model.keras", manifest, [], lung_masks=folder / "lungs")
+    assert masked["lung_fields"]["source"] == "masks" and masked["linear_probe"] == []
+    assert masked["occlusion"] == boxed["shortcut_probes"]["occlusion"]
+    import keras
+
+    model = keras.saving.load_model(folder / "model.keras")
+    assert pooled_features(model, np.zeros((2, SIZE, SIZE, 1))).shape == (2, 32)  # the "pool" layer's output

@@ -123,7 +123,8 @@ def _probe_section(probes):
              "", "| condition | accuracy | 95% interval |", "|---|---:|---|"]
     lines += [f"| {CONDITION_NAMES[c]} | {v['value']:.3f} | {_interval(v)} |" for c, v in probes["occlusion"].items()]
     lines += ["", f"Chance (the largest class's share): {verdict['chance']:.3f}. "
-              f"{'FLAGGED' if verdict['flagged'] else 'Not flagged'}: {verdict['reason']}."]
+              + ("FLAGGED: " if verdict["flagged"] else "Not flagged: " if verdict["judged"] else "")
+              + f"{verdict['reason']}."]
     cam = probes["gradcam"]
     lines += ["", f"Grad-CAM ({cam['layer']}, predicted class): {cam['energy_in_lungs']:.0%} of the energy inside the "
               f"lung fields, which cover {cam['lung_share']:.0%} of the view (a map blind to them would put about "

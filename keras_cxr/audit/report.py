@@ -47,6 +47,9 @@ def findings(result):
     lines += [f"CONFOUND: {describe(t)}" for t in result["confounding"] if t["confounded"]]
     if result["unreadable"]:
         lines.append(f"UNREADABLE: {len(result['unreadable'])} file(s)")
+    probes = result.get("shortcut_probes")
+    if probes and probes["verdict"]["flagged"]:
+        lines.append(f"SHORTCUT: {probes['verdict']['reason']}")
     return lines
 
 
@@ -54,13 +57,15 @@ def write_markdown(result, figures, path):
     """``audit.md``: findings, duplicate summary and pairs, one section per label x group table."""
     found = findings(result)
     lines = [f"# Data audit: {result['data']}", "", f"{result['images']} images.", "", "## Findings", ""]
-    lines += [f"- {line}" for line in found] or ["- none: no leakage, label conflict or strong confound found"]
+    lines += [f"- {line}" for line in found] or ["- none: no leakage, label conflict, strong confound or shortcut"]
     lines += _duplicate_section(result["duplicates"])
     for table in result["confounding"]:
         lines += _table_section(table, figures.get(table["column"]))
     if result["not_tabulated"]:
         lines += ["", f"Not tabulated (no such manifest column): {', '.join(result['not_tabulated'])}. "
                   "Add the columns to the manifest to check for source or population confounds."]
+    if result.get("shortcut_probes"):
+        lines += _probe_section(result["shortcut_probes"])
     if result["unreadable"]:
         lines += ["", "## Unreadable files", ""] + [f"- {u['path']}: {u['reason']}" for u in result["unreadable"]]
     write_text_atomic(path, "\n".join(lines) + "\n")
@@ -100,3 +105,45 @@ def _table_section(table, figure):
     if figure:
         lines += ["", f"![label x {table['column']}]({Path(figure).name})"]
     return lines
+
+
+CONDITION_NAMES = {"none": "as is", "lungs_masked": "lung fields hidden", "only_lungs": "only the lung fields kept",
+                   "border_masked": "border hidden"}
+
+
+def _probe_section(probes):
+    """Shortcut probes: occlusion accuracies and the verdict, Grad-CAM energy, the linear probe per column."""
+    fields = probes["lung_fields"]
+    box = "a fixed box, rows {top:.0%}-{bottom:.0%} and columns {left:.0%}-{right:.0%} of the view"
+    where = f"masks from {fields['folder']}" if fields["source"] == "masks" else box.format(**fields["box"])
+    verdict = probes["verdict"]
+    lines = ["", f"## Shortcut probes: {probes['model']}", "",
+             f"{probes['images']} images ({probes['image_set']}). Lung fields: {where}; border: "
+             f"{fields['border_fraction']:.0%} of each side. Hidden regions are filled with the median grey they hide.",
+             "", "| condition | accuracy | 95% interval |", "|---|---:|---|"]
+    lines += [f"| {CONDITION_NAMES[c]} | {v['value']:.3f} | {_interval(v)} |" for c, v in probes["occlusion"].items()]
+    lines += ["", f"Chance (the largest class's share): {verdict['chance']:.3f}. "
+              + ("FLAGGED: " if verdict["flagged"] else "Not flagged: " if verdict["judged"] else "")
+              + f"{verdict['reason']}."]
+    cam = probes["gradcam"]
+    lines += ["", f"Grad-CAM ({cam['layer']}, predicted class): {cam['energy_in_lungs']:.0%} of the energy inside the "
+              f"lung fields, which cover {cam['lung_share']:.0%} of the view (a map blind to them would put about "
+              "that share there). By predicted class: "
+              + ", ".join(f"{c} {share:.0%}" for c, share in cam["by_predicted_class"].items()) + "."]
+    if not probes["linear_probe"]:
+        return lines + ["", "Linear probe: no source or population column to predict (name columns with --by)."]
+    lines += ["", "Linear probe on the pooled features (logistic regression, out-of-fold):", "",
+              "| column | groups | images | AUROC | 95% interval |", "|---|---|---:|---:|---|"]
+    for probe in probes["linear_probe"]:
+        groups = ", ".join(f"{g} ({n})" for g, n in probe["groups"].items())
+        if probe["skipped"]:
+            lines.append(f"| {probe['column']} | {groups} | | | skipped: {probe['skipped']} |")
+        else:
+            auroc = probe["auroc"]
+            lines.append(f"| {probe['column']} | {groups} | {probe['images']} | {auroc['value']:.3f} | "
+                         f"{_interval(auroc)} |")
+    return lines
+
+
+def _interval(entry):
+    return "-" if entry.get("lower") is None else f"{entry['lower']:.3f}-{entry['upper']:.3f}"

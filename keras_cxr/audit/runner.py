@@ -8,7 +8,9 @@ for data reasons: duplicates across splits, sources that equal classes
   cropped copies) within and across splits and sources, and copies under
   different labels (:mod:`keras_cxr.data.duplicates`);
 - confounding: label x source and label x population tables with Cramér's V
-  (:mod:`keras_cxr.audit.confounding`).
+  (:mod:`keras_cxr.audit.confounding`);
+- given a trained model, shortcut probes: does it encode the site, and does
+  its accuracy survive hiding the lungs (:mod:`keras_cxr.audit.shortcuts`).
 
 It writes ``audit.json`` (everything), ``audit.md`` (the findings first) and a
 figure per table into the output folder.
@@ -29,13 +31,17 @@ DEFAULT_GROUP_COLUMNS = ("source", "population")
 
 
 def audit_dataset(data, out_dir, by=None, max_distance=CANDIDATE_DISTANCE, min_similarity=MIN_SIMILARITY,
-                  progress=False):
+                  progress=False, model=None, lung_masks=None):
     """Audit a manifest or folder; writes ``out_dir`` and returns the ``audit.json`` dict.
 
     ``by``: manifest columns to tabulate against the label (default: those of
     DEFAULT_GROUP_COLUMNS the data has; a column named here must exist).
-    Unreadable files are listed, not dropped silently.
+    Unreadable files are listed, not dropped silently. ``model`` (a run
+    directory or ``.keras`` file) adds the shortcut probes, with lung fields
+    from the ``lung_masks`` folder if given.
     """
+    if lung_masks and not model:
+        raise ValueError("--lung-masks is for the shortcut probes: give --model too")
     manifest = load_any(data)
     columns = _group_columns(manifest, by)
     paths = [str(manifest.resolve(r)) for r in manifest.records]
@@ -52,6 +58,10 @@ def audit_dataset(data, out_dir, by=None, max_distance=CANDIDATE_DISTANCE, min_s
         "confounding": tables,
         "not_tabulated": [c for c in DEFAULT_GROUP_COLUMNS if by is None and c not in manifest.columns],
     }
+    if model:
+        from keras_cxr.audit.shortcuts import shortcut_probes
+
+        result["shortcut_probes"] = shortcut_probes(model, manifest, columns, lung_masks=lung_masks)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     figures = {table["column"]: plot_table(table, out_dir / f"label_by_{table['column']}.png") for table in tables}

@@ -73,6 +73,8 @@ def test_readme_built_in_data_commands_run(tmp_path, monkeypatch):
     classes = json.loads((tmp_path / "runs/synth_vgg80/classes.json").read_text())
     assert classes["classes"] == ["COVID-19", "Normal", "Pneumonia"]
     assert classes["merged"] == {"Bacterial Pneumonia": "Pneumonia", "Viral Pneumonia": "Pneumonia"}
-    assert (tmp_path / "predictions.csv").read_text().count("\n") == 33  # header + 4 classes x 8 images
+    predictions = (tmp_path / "predictions.csv").read_text().splitlines()
+    assert len(predictions) == 33 and predictions[0].endswith(",predicted,set_0.95,error")  # header + 4 x 8 images
+    assert (tmp_path / "runs/synth/model_card.md").is_file() and (tmp_path / "export/model_card.md").is_file()
     assert (tmp_path / "export/synth.tflite").stat().st_size > 0
     assert (tmp_path / "eval/synth/report.md").is_file()

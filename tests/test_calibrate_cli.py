@@ -87,3 +87,23 @@ def test_conformal_needs_a_calibrated_model(calibrated_run, capsys):
     assert "keras-cxr calibrate" in capsys.readouterr().err
     assert main(["calibrate", str(bare / "model.keras")]) == 2
     assert "give --data" in capsys.readouterr().err
+
+
+def test_a_calibration_fitted_for_other_weights_is_refused(calibrated_run, tmp_path, capsys):
+    image = next((calibrated_run / "data").rglob("*.png"))
+    run = tmp_path / "retrained"
+    run.mkdir()
+    for name in ("model.keras", "classes.json", "preprocessing.json", "calibration.json"):
+        (run / name).write_bytes((calibrated_run / "run" / name).read_bytes())
+    assert main(["predict", "--model", str(run), str(image)]) == 0
+    saved = json.loads((run / "calibration.json").read_text())
+    (run / "calibration.json").write_text(json.dumps(dict(saved, model_sha1="0" * 40)))
+    capsys.readouterr()
+    assert main(["predict", "--model", str(run), str(image)]) == 2
+    assert "fitted for another model.keras" in capsys.readouterr().err
+
+
+def test_calibration_warns_when_the_val_split_is_too_small(calibrated_run):
+    warnings = json.loads((calibrated_run / "run" / "calibration.json").read_text())["warnings"]
+    # 8 val images: a 95% set can never leave a class out.
+    assert any("always hold every class" in w for w in warnings)

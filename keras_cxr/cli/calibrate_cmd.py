@@ -26,5 +26,7 @@ def run(args):
           f"ECE {result['ece']['before']:.4f} -> {result['ece']['after']:.4f} (on the val images)")
     kind = "class-conditional" if args.class_conditional else "marginal"
     print(f"  conformal scores stored ({kind}): predict --conformal 0.95 gives prediction sets")
+    for warning in result["warnings"]:
+        print(f"  WARNING: {warning}")
     print(f"Wrote {CALIBRATION_FILE} and {FIGURE} beside the model; evaluate on the test split to judge it")
     return 0

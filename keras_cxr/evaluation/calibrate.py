@@ -24,8 +24,9 @@ import numpy as np
 
 from keras_cxr.evaluation import calibration as calibration_metrics
 from keras_cxr.evaluation.conformal import ConformalSets
-from keras_cxr.evaluation.temperature import apply_temperature, fit_temperature, negative_log_likelihood
-from keras_cxr.models.loading import CALIBRATION_FILE
+from keras_cxr.evaluation.temperature import (LOG_T_BOUNDS, apply_temperature, fit_temperature,
+                                               negative_log_likelihood)
+from keras_cxr.models.loading import CALIBRATION_FILE, model_sha1
 from keras_cxr.utils.outputs import write_text_atomic
 
 FIGURE = "calibration_reliability.png"
@@ -46,6 +47,7 @@ def calibrate(model, data=None, *, class_map=None, class_conditional=False, batc
     calibrated = apply_temperature(raw, temperature)
     result = {
         "temperature": temperature,
+        "model_sha1": model_sha1(loaded.path),
         "fitted_on": {"data": source, "split": "val", "images": len(y_true),
                       "class_counts": {c: int((y_true == i).sum()) for i, c in enumerate(loaded.classes)}},
         "classes": list(loaded.classes),
@@ -54,10 +56,36 @@ def calibrate(model, data=None, *, class_map=None, class_conditional=False, batc
                 "after": calibration_metrics.expected_calibration_error(y_true, calibrated)},
         "conformal": ConformalSets.fit(y_true, calibrated, class_conditional).to_dict(),
     }
+    result["warnings"] = _warnings(result, y_true, len(loaded.classes), class_conditional)
     folder = loaded.path.parent
     _plot(y_true, raw, calibrated, temperature, folder / FIGURE)
     write_text_atomic(folder / CALIBRATION_FILE, json.dumps(result, indent=2) + "\n")
     return result
+
+
+# Split conformal at coverage c can leave a class out only with more than 1 / (1 - c) - 1 calibration scores.
+REPORTED_COVERAGE = 0.95
+# Fewer val images than this per fitted quantity: the temperature and the sets rest on a handful of images.
+FEW_IMAGES = 100
+
+
+def _warnings(result, y_true, num_classes, class_conditional):
+    """What makes this calibration unreliable, as sentences (also printed by the CLI)."""
+    found = []
+    low, high = np.exp(LOG_T_BOUNDS)
+    if not low * 1.01 < result["temperature"] < high * 0.99:
+        found.append(f"the temperature hit the search bound ({result['temperature']:.3f}): the model is near "
+                     "random on the val split, or the split is too small to fit it")
+    counts = np.bincount(y_true, minlength=num_classes)
+    smallest = int(counts.min()) if class_conditional else len(y_true)
+    needed = int(np.ceil(1 / (1 - REPORTED_COVERAGE))) - 1
+    if smallest <= needed:
+        found.append(f"{smallest} calibration image(s){' in the smallest class' if class_conditional else ''}: "
+                     f"sets at {REPORTED_COVERAGE:.0%} coverage always hold every class (more than {needed} needed)")
+    elif len(y_true) < FEW_IMAGES:
+        found.append(f"only {len(y_true)} val images: the temperature and the sets' coverage vary a lot "
+                     "from one val split to another")
+    return found
 
 
 def _validation_images(loaded, data, class_map):

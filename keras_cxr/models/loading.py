@@ -39,7 +39,10 @@ class LoadedModel:
 
     @functools.cached_property
     def calibration(self):
-        """The run's ``calibration.json`` (temperature, conformal scores) beside the model, or None."""
+        """The run's ``calibration.json`` (temperature, conformal scores) beside the model, or None.
+
+        Refused (ValueError) when it was fitted for another ``model.keras`` (the run trained on since).
+        """
         return read_calibration(self.path)
 
     @property
@@ -77,7 +80,22 @@ def read_calibration(model_path):
     temperature = saved.get("temperature") if isinstance(saved, dict) else None
     if not isinstance(temperature, (int, float)) or not temperature > 0:
         raise ValueError(f"{path}: expected a positive 'temperature' (written by keras-cxr calibrate)")
+    model_file = Path(model_path) / "model.keras" if Path(model_path).is_dir() else Path(model_path)
+    if saved.get("model_sha1") and model_file.is_file() and saved["model_sha1"] != model_sha1(model_file):
+        raise ValueError(f"{path} was fitted for another {model_file.name} (the model changed since, e.g. trained "
+                         f"on): run `keras-cxr calibrate {path.parent}` again, or delete {path}")
     return saved
+
+
+def model_sha1(path):
+    """SHA-1 of a model file: ties a calibration to the weights it was fitted for."""
+    import hashlib
+
+    digest = hashlib.sha1()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def read_classes(path):

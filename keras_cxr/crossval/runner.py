@@ -59,7 +59,7 @@ def cross_validate(config, data, out_dir, *, by=None, folds=None, bootstrap_resa
             get_logger().info("Fold %d/%d: holding out %s (%d images)", number, len(plan), _describe(by, fold),
                               sum(fold.held_out_counts.values()))
             rows.append(_run_fold(fold, config, out_dir, bootstrap_resamples, allow_overlap, verbose))
-        result = {"data": str(data), **{k: scheme[k] for k in ("by", "folds", "seed", "val_fraction")},
+        result = {"data": str(data), "by": by, "k": folds, "seed": d["split_seed"], "val_fraction": d["val_fraction"],
                   "classes": manifest.classes, "folds": rows, "summary": summarize_folds(rows)}
         write_tables(result, out_dir)
     return result

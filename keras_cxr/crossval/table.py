@@ -82,7 +82,7 @@ def _mix(counts):
 
 def markdown(result):
     """``crossval.md``: what was held out, the table, and how to read it."""
-    title = (f"Leave-one-{result['by']}-out" if result["by"] else f"{result['folds']}-fold patient-grouped")
+    title = (f"Leave-one-{result['by']}-out" if result["by"] else f"{result['k']}-fold patient-grouped")
     lines = [f"# {title} cross-validation", "",
              f"Data: `{result['data']}`. Each row is a model trained without the held-out group (train/validation "
              f"split by patient, {result['val_fraction']:.0%} validation, seed {result['seed']}) and scored on all "

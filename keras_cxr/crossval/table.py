@@ -58,7 +58,8 @@ def summarize_folds(rows):
         std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else None
         summary[key] = {"mean": mean, "std": std, "folds": len(values)}
     scored = sum(r["scored"] for r in rows)
-    summary["pooled_accuracy"] = sum(r["accuracy"] * r["scored"] for r in rows if r["scored"]) / scored if scored else None
+    correct = sum(r["accuracy"] * r["scored"] for r in rows if r["scored"])
+    summary["pooled_accuracy"] = correct / scored if scored else None
     summary["images"] = sum(r["images"] for r in rows)
     summary["scored"] = scored
     return summary

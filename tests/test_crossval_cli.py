@@ -97,6 +97,10 @@ def test_running_again_retrains_nothing_and_refuses_other_outputs(by_source, tmp
     assert json.loads((out / "crossval.json").read_text())["folds"] == table
     assert _crossval(data, out, "--folds", "2") == 2
     assert "planned differently" in capsys.readouterr().err
+    assert _crossval(data, out, "--by", "source", "training.learning_rate=0.01") == 2
+    err = capsys.readouterr().err
+    assert "training.learning_rate: 0.001 -> 0.01" in err and "continues with the config it started with" in err
+    assert {p: p.stat().st_mtime_ns for p in out.glob("fold_*/run/model.keras")} == states
     mine = tmp_path / "mine"
     mine.mkdir()
     (mine / "notes.txt").write_text("keep me")

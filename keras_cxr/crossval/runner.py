@@ -99,6 +99,7 @@ def _run_fold(fold, config, out_dir, bootstrap_resamples, allow_overlap, verbose
     """Train (or continue) the fold's run, score its held-out group; the fold's table row."""
     from keras_cxr.evaluation import evaluate
     from keras_cxr.training import train
+    from keras_cxr.training.trainer import RunDirectoryError
 
     fold_dir = out_dir / f"fold_{fold.name}"
     data_csv = _write_fold(fold, fold_dir)
@@ -113,7 +114,12 @@ def _run_fold(fold, config, out_dir, bootstrap_resamples, allow_overlap, verbose
         get_logger().warning("Fold %s: no held-out image is of a class this fold trains on; nothing to score, so "
                              "no model is trained", fold.name)
         return fold_row(fold, None, fold_dir)
-    train(fold_config, data_csv, fold_dir / "run", verbose=verbose)
+    try:
+        train(fold_config, data_csv, fold_dir / "run", verbose=verbose)
+    except RunDirectoryError as error:
+        raise RunDirectoryError(f"{error}\nA cross-validation continues with the config it started with (only "
+                                f"more epochs); to cross-validate another config, choose another --out than "
+                                f"{out_dir}") from None
     metrics = evaluate(fold_dir / "run", data_csv, fold_dir / "evaluation", split="test",
                        bootstrap_resamples=bootstrap_resamples, throughput=False, allow_overlap=allow_overlap,
                        skip_bad=config["data"]["skip_bad"])

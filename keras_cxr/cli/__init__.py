@@ -23,6 +23,7 @@ COMMANDS = {
     "evaluate": "keras_cxr.cli.evaluate_cmd",
     "compare": "keras_cxr.cli.compare_cmd",
     "card": "keras_cxr.cli.card_cmd",
+    "crossval": "keras_cxr.cli.crossval_cmd",
     "explain": "keras_cxr.cli.explain_cmd",
     "export": "keras_cxr.cli.export_cmd",
     "predict": "keras_cxr.cli.predict_cmd",

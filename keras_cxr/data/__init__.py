@@ -19,7 +19,7 @@ from keras_cxr.data.integrity import BadFilesError, scan_files
 from keras_cxr.data.manifest import Manifest, format_counts, load_any, read_manifest
 from keras_cxr.data.preprocess import PreprocessOptions, preprocess_folder, preprocess_image
 from keras_cxr.data.sources import LAYOUTS, build_manifest
-from keras_cxr.data.splits import carve_validation, patient_leaks, split_manifest, subsample_train
+from keras_cxr.data.splits import carve_validation, patient_folds, patient_leaks, split_manifest, subsample_train
 from keras_cxr.data.synthetic import generate_dataset, synthetic_cxr
 
 
@@ -48,6 +48,7 @@ __all__ = [
     "labels",
     "load_any",
     "make_dataset",
+    "patient_folds",
     "patient_leaks",
     "preprocess_folder",
     "preprocess_image",

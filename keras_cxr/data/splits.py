@@ -146,6 +146,38 @@ def subsample_train(manifest, fraction, seed):
     return Manifest(records, manifest.classes, manifest.root, dict(manifest.meta, train_fraction=info))
 
 
+def patient_folds(manifest, k, seed=0):
+    """The fold (0..k-1) of every row: k patient-grouped folds, balanced per class, for cross-validation.
+
+    Every patient's images share one fold, so a fold held out as the test set shares no patient with
+    the folds it was trained on. Within each class (a patient's class is that of most of its images)
+    the shuffled patients, largest first, go one by one to the fold holding fewest images of that class
+    (then fewest in all), so the folds are near-equal in size and class mix and none is empty.
+    Reproducible for a ``seed``.
+    """
+    if isinstance(k, bool) or not isinstance(k, int) or k < 2:
+        raise ValueError(f"k-fold cross-validation needs k >= 2 folds, got {k!r}")
+    if not manifest.records:
+        raise ValueError("Cannot fold an empty manifest")
+    images_by_patient, patients_by_class = _patients(manifest.records, manifest.classes)
+    if k > len(images_by_patient):
+        raise ValueError(f"{k} folds need at least {k} patients; the data has {len(images_by_patient)} "
+                         "(a fold is a group of whole patients)")
+    rng = random.Random(seed)
+    per_class = [Counter() for _ in range(k)]
+    sizes = [0] * k
+    fold_of = {}
+    for label in manifest.classes:
+        patients = sorted(patients_by_class.get(label, []))
+        rng.shuffle(patients)
+        for patient in sorted(patients, key=lambda p: -len(images_by_patient[p])):  # stable: ties keep the shuffle
+            fold = min(range(k), key=lambda f: (per_class[f][label], sizes[f], f))
+            fold_of[patient] = fold
+            per_class[fold][label] += len(images_by_patient[patient])
+            sizes[fold] += len(images_by_patient[patient])
+    return [fold_of[r["patient_id"]] for r in manifest.records]
+
+
 def patient_leaks(manifest):
     """Patients found in more than one split: ``{patient_id: sorted splits}``."""
     splits = defaultdict(set)

@@ -141,3 +141,30 @@ def test_subsample_train_errors():
             subsample_train(_published(), fraction, seed=0)
     with pytest.raises(ValueError, match="needs a manifest with a split column"):
         subsample_train(_manifest(), 0.5, seed=0)
+
+
+@pytest.mark.parametrize("k", [2, 5])
+def test_patient_folds_are_patient_grouped_balanced_and_cover_every_row_once(k):
+    from keras_cxr.data.splits import patient_folds
+
+    manifest = _manifest()
+    folds = patient_folds(manifest, k, seed=3)
+    assert len(folds) == len(manifest.records) and set(folds) == set(range(k))
+    fold_of = {}
+    for record, fold in zip(manifest.records, folds):
+        assert fold_of.setdefault(record["patient_id"], fold) == fold  # one patient, one fold
+    for label in manifest.classes:
+        sizes = [sum(1 for r, f in zip(manifest.records, folds) if f == i and r["label"] == label) for i in range(k)]
+        assert max(sizes) - min(sizes) <= 3, (label, sizes)  # a patient holds at most 3 images
+    assert patient_folds(manifest, k, seed=3) == folds and patient_folds(manifest, k, seed=4) != folds
+
+
+def test_patient_folds_errors():
+    from keras_cxr.data.splits import patient_folds
+
+    manifest = _manifest(patients_per_class=1)
+    assert sorted(set(patient_folds(manifest, 3))) == [0, 1, 2]  # one patient per fold, none empty
+    with pytest.raises(ValueError, match="at least 4 patients; the data has 3"):
+        patient_folds(manifest, 4)
+    with pytest.raises(ValueError, match="k >= 2"):
+        patient_folds(manifest, 1)

@@ -40,7 +40,8 @@ def test_evaluate_writes_a_card_equal_to_its_metrics(calibrated_run, tmp_path):
         rows = list(csv.DictReader(handle))
     assert sum(mix["train"].values()) == sum(r["split"] == "train" for r in rows)
     text = (out / "model_card.md").read_text()
-    assert "## Known limitations" in text and "synthetic X-rays only" in text and "Small test set" in text
+    assert "## Known limitations" in text and "synthetic X-rays only" in text and "Small evaluation set" in text
+    assert any(line.startswith("No external validation: every evaluated source (synthetic)") for line in card["limitations"])
     assert f"{100 * metrics['accuracy']:.1f}%" in text
 
 
@@ -86,3 +87,25 @@ def test_a_population_confound_in_the_training_data_is_a_limitation(tmp_path, co
     assert bool(said) == confounded
     if confounded:
         assert "100% adult" in said[0] and "DeGrave et al. 2021" in said[0]
+
+
+def test_an_evaluation_on_a_source_unseen_in_training_is_external():
+    from keras_cxr.evaluation.model_card import _external_validation
+
+    assert _external_validation({"site_c": 10}, {"site_a": 5, "site_b": 5}) == []
+    assert "every evaluated source (site_a)" in _external_validation({"site_a": 3}, {"site_a": 5, "site_b": 5})[0]
+    assert "cannot be told" in _external_validation(None, {"site_a": 5})[0]
+
+
+def test_export_replaces_a_card_written_for_other_weights(calibrated_run, tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    for name in ("model.keras", "classes.json", "preprocessing.json", "split.csv", "calibration.json"):
+        (run / name).write_bytes((calibrated_run / "run" / name).read_bytes())
+    card = build_card(run)
+    card["model"]["sha1"] = "0" * 40  # as if written before the run trained on
+    (run / "model_card.json").write_text(json.dumps(card))
+    (run / "model_card.md").write_text("# an old card\n")
+    assert main(["export", "--model", str(run), "--format", "tflite", "--out", str(tmp_path / "e" / "m.tflite")]) == 0
+    exported = json.loads((tmp_path / "e" / "model_card.json").read_text())
+    assert exported["model"]["sha1"] != "0" * 40 and (tmp_path / "e" / "model_card.md").read_text() != "# an old card\n"

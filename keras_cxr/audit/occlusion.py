@@ -77,11 +77,17 @@ def lung_mask_view(index, image_path, image_shape, converter):
 
 
 def fill(views, regions):
-    """uint8 ``views`` (N, S, S, 1) with each image's ``regions`` (N, S, S) set to the median of what they hide."""
+    """uint8 ``views`` (N, S, S, 1) with ``regions`` (N, S, S) set to one grey: the median of what they hide
+    over all the images.
+
+    One grey for every image, so the fill says nothing about the image it covers: a per-image median
+    of the lungs would carry their opacity into the "lungs hidden" view and let a model that reads
+    the lungs keep its accuracy, flagged as a shortcut.
+    """
     out = np.array(views, copy=True)
-    for image, region in zip(out, regions):
-        if region.any():
-            image[region] = np.round(np.median(image[region]))
+    hidden = np.broadcast_to(regions[..., None], out.shape)
+    if hidden.any():
+        out[hidden] = np.round(np.median(out[hidden]))
     return out
 
 
@@ -116,10 +122,13 @@ def verdict(accuracies, chance):
         entry["reason"] = (f"not judged: accuracy {clean:.2f} is less than {MIN_SKILL} above chance ({chance:.2f}), "
                            "so there is no skill whose source could be located")
         return entry
-    entry["flagged"] = hidden >= entry["survival_threshold"]
+    lower = accuracies["lungs_masked"].get("lower")
+    lower = hidden if lower is None else lower
+    # Kept half the margin, and surely above chance: not a lucky draw of a small test set.
+    entry["flagged"] = hidden >= entry["survival_threshold"] and lower > chance
     kept = (hidden - chance) / (clean - chance)
-    entry["reason"] = (f"accuracy {hidden:.2f} with the lung fields hidden (clean {clean:.2f}, chance {chance:.2f}): "
-                       f"{kept:.0%} of the margin over chance kept"
+    entry["reason"] = (f"accuracy {hidden:.2f} (95% CI from {lower:.2f}) with the lung fields hidden (clean "
+                       f"{clean:.2f}, chance {chance:.2f}): {kept:.0%} of the margin over chance kept"
                        + (" - the model decides from outside the lungs" if entry["flagged"] else ""))
     return entry
 

@@ -70,6 +70,10 @@ def test_the_verdict_flags_accuracy_that_survives_hiding_the_lungs_and_judges_on
 
     assert occlusion.verdict(accuracies(1.0, 0.9), 0.5)["flagged"]
     assert not occlusion.verdict(accuracies(1.0, 0.7), 0.5)["flagged"]
+    # 0.8 whose interval reaches down to chance may be luck of a small test set.
+    unsure = accuracies(1.0, 0.8)
+    unsure["lungs_masked"]["lower"] = 0.5
+    assert occlusion.verdict(accuracies(1.0, 0.8), 0.5)["flagged"] and not occlusion.verdict(unsure, 0.5)["flagged"]
     barely = occlusion.verdict(accuracies(0.55, 0.55), 0.5)
     assert not barely["judged"] and not barely["flagged"] and "not judged" in barely["reason"]
 
@@ -136,7 +140,7 @@ def test_the_audit_flags_the_model_trained_on_the_marker(audits):
     code, printed, result, folder = audits["shortcut"]
     probes = result["shortcut_probes"]
     accuracy = {c: v["value"] for c, v in probes["occlusion"].items()}
-    assert probes["image_set"] == "test split" and probes["images"] == 47
+    assert probes["image_set"] == "split 'test' of the data's split column" and probes["images"] == 47
     assert accuracy["none"] > 0.95 and accuracy["lungs_masked"] > 0.95 and probes["verdict"]["flagged"]
     assert accuracy["border_masked"] < 0.7 and accuracy["only_lungs"] < 0.7
     source, marker = probes["linear_probe"]
@@ -167,10 +171,45 @@ def test_lung_masks_from_a_folder_replace_the_box(audits):
     box = occlusion.box_mask(SIZE).astype(np.uint8) * 255
     for record in manifest.records:
         Image.fromarray(box).save(folder / "lungs" / f"{manifest.resolve(record).stem}.png")
-    masked = shortcut_probes(folder / "model.keras", manifest, [], lung_masks=folder / "lungs")
+    masked = shortcut_probes(folder / "model.keras", folder / "data" / "split.csv", [], lung_masks=folder / "lungs")
     assert masked["lung_fields"]["source"] == "masks" and masked["linear_probe"] == []
     assert masked["occlusion"] == boxed["shortcut_probes"]["occlusion"]
     import keras
 
     model = keras.saving.load_model(folder / "model.keras")
     assert pooled_features(model, np.zeros((2, SIZE, SIZE, 1))).shape == (2, 32)  # the "pool" layer's output
+
+
+def test_the_fill_is_one_grey_for_every_image_whatever_it_hides():
+    views = np.zeros((2, 8, 8, 1), np.uint8)
+    views[0, 2:6, 2:6] = 200  # an opaque lung
+    views[1, 2:6, 2:6] = 20
+    regions = np.zeros((2, 8, 8), bool)
+    regions[:, 2:6, 2:6] = True
+    filled = occlusion.fill(views, regions)
+    assert filled[0, 3, 3, 0] == filled[1, 3, 3, 0]
+    assert (filled[:, 0, 0] == 0).all()  # outside the region untouched
+
+
+def test_the_probes_refuse_images_the_model_trained_on(audits, tmp_path):
+    from keras_cxr.audit.shortcuts import shortcut_probes
+    from keras_cxr.data.manifest import load_any
+
+    _, _, _, folder = audits["clean"]
+    manifest = load_any(folder / "data" / "split.csv")
+    # The same images with another split column: some of the run's training images now sit in "test".
+    rows = [dict(r, split="test") for r in manifest.records]
+    from keras_cxr.data.manifest import Manifest
+
+    Manifest(rows, manifest.classes, manifest.root, manifest.meta).write(tmp_path / "resplit.csv")
+    (folder / "split.csv").write_bytes((folder / "data" / "split.csv").read_bytes())  # the run's own split
+    try:
+        with pytest.raises(ValueError, match="overlap the run's training"):
+            shortcut_probes(folder / "model.keras", tmp_path / "resplit.csv", [])
+    finally:
+        (folder / "split.csv").unlink()
+    no_split = tmp_path / "nosplit.csv"
+    Manifest([{k: v for k, v in r.items() if k != "split"} for r in manifest.records], manifest.classes,
+             manifest.root, manifest.meta).write(no_split)
+    with pytest.raises(ValueError, match="images the model trained on are unknown"):
+        shortcut_probes(folder / "model.keras", no_split, [])

@@ -61,7 +61,7 @@ def audit_dataset(data, out_dir, by=None, max_distance=CANDIDATE_DISTANCE, min_s
     if model:
         from keras_cxr.audit.shortcuts import shortcut_probes
 
-        result["shortcut_probes"] = shortcut_probes(model, manifest, columns, lung_masks=lung_masks)
+        result["shortcut_probes"] = shortcut_probes(model, data, columns, lung_masks=lung_masks)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     figures = {table["column"]: plot_table(table, out_dir / f"label_by_{table['column']}.png") for table in tables}

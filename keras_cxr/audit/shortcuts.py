@@ -19,20 +19,36 @@ from keras_cxr.audit.probes import pooled_features, probe_auroc
 from keras_cxr.data.decode import ImageDecodeError, read_image
 
 
-def audited_rows(manifest):
-    """The rows the probes score: the test split where the manifest has one, else every row."""
-    tested = [r for r in manifest.records if r.get("split") == "test"]
-    if tested:
-        return tested, "test split"
-    return list(manifest.records), "all images (no test split: accuracy on training images overstates the model)"
+def probed_images(loaded, data):
+    """(the manifest rows the probes score, how they were chosen): never an image the model trained on.
+
+    The data's test split (or the run's own, for the run's data without a split column); data that is
+    neither is scored whole as an external set. Either way every image is checked against the run's
+    training split (patient id, file content) and the audit refused on overlap, as ``evaluate`` does;
+    without a ``split.csv`` beside the model only a test split can be trusted.
+    """
+    from keras_cxr.evaluation.selection import check_training_overlap, run_split, select_images
+
+    trained_on = run_split(loaded.path)
+    try:
+        manifest, selection = select_images(data, "test", trained_on)
+    except ValueError:
+        if trained_on is None:
+            raise ValueError(f"--model: {data} has no test split and there is no split.csv beside {loaded.path}, "
+                             "so the images the model trained on are unknown; split the data by patient "
+                             "(keras-cxr data split) and audit its test split") from None
+        manifest, selection = select_images(data, None), "every image (an external set: none in the run's training split)"
+    check_training_overlap(manifest, trained_on, allow_overlap=False, model_path=loaded.path)
+    return manifest, selection
 
 
-def shortcut_probes(model, manifest, columns, lung_masks=None, seed=0):
+def shortcut_probes(model, data, columns, lung_masks=None, seed=0):
     """The ``shortcut_probes`` entry of ``audit.json`` for a run directory or ``.keras`` file ``model``."""
     from keras_cxr.models.loading import load_classifier
 
     loaded = load_classifier(model)
-    rows, image_set = audited_rows(manifest)
+    manifest, image_set = probed_images(loaded, data)
+    rows = list(manifest.records)
     unknown = sorted({r["label"] for r in rows} - set(loaded.classes))
     if unknown:
         raise ValueError(f"--model {model}: labels {unknown} of the data are not among the model's classes "

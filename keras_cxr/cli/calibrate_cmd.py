@@ -11,6 +11,8 @@ def add_parser(parser):
     parser.add_argument("--class-conditional", action="store_true",
                         help="calibrate the conformal sets per true class (coverage holds for each class, "
                              "sets grow for classes with few val images)")
+    parser.add_argument("--tta", action="store_true",
+                        help="fit on probabilities averaged with the flipped image, for evaluate --tta")
     parser.add_argument("--batch-size", type=int, default=32)
 
 
@@ -19,7 +21,7 @@ def run(args):
     from keras_cxr.models.loading import CALIBRATION_FILE
 
     result = calibrate(args.model, args.data, class_map=args.class_map, class_conditional=args.class_conditional,
-                       batch_size=args.batch_size)
+                       tta=args.tta, batch_size=args.batch_size)
     fitted = result["fitted_on"]
     print(f"Temperature {result['temperature']:.3f} fitted on {fitted['images']} val images of {fitted['data']}")
     print(f"  NLL {result['nll']['before']:.4f} -> {result['nll']['after']:.4f}, "

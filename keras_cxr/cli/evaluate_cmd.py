@@ -1,5 +1,7 @@
 """``keras-cxr evaluate``: every metric, with intervals, figures and a report."""
 
+from keras_cxr.cli.argtypes import coverage_or_zero
+
 HELP = "Evaluate a trained model (run directory or .keras) on a manifest split: metrics, figures, report.md."
 
 
@@ -28,25 +30,12 @@ def add_parser(parser):
     parser.add_argument("--prevalence", type=_fractions, default=(), metavar="P[,P...]",
                         help="with --target-sensitivity: also PPV and NPV where the disease has these prevalences "
                              "(e.g. 0.02,0.1)")
-    parser.add_argument("--conformal", type=_coverage_or_zero, default=0.95, metavar="COVERAGE",
+    parser.add_argument("--conformal", type=coverage_or_zero, default=0.95, metavar="COVERAGE",
                         help="for a calibrated run (keras-cxr calibrate): coverage of the conformal prediction sets "
                              "whose empirical coverage and size are reported (default 0.95; 0: none)")
     parser.add_argument("--skip-bad", action="store_true",
                         help="score the readable images when some cannot be read; the others are listed with their "
                              "reasons in metrics.json, report.md and bad_files.csv (default: stop and list them)")
-
-
-def _coverage_or_zero(text):
-    import argparse
-
-    try:
-        value = float(text)
-    except ValueError:
-        value = None
-    if value is None or not (value == 0 or 0 < value < 1):
-        raise argparse.ArgumentTypeError(f"a coverage is a fraction between 0 and 1 such as 0.95 (0: none), "
-                                         f"got {text!r}")
-    return value
 
 
 def _fractions(text):

@@ -2,6 +2,8 @@
 
 import json
 
+from keras_cxr.cli.argtypes import coverage
+
 HELP = "Predict classes for images with a .keras, SavedModel or .tflite model (.tflite needs no TensorFlow)."
 
 
@@ -14,22 +16,10 @@ def add_parser(parser):
     parser.add_argument("--batch-size", type=int, default=32, help="images per model call (default 32)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace an existing --out file instead of resuming it")
-    parser.add_argument("--conformal", type=_coverage, metavar="COVERAGE",
+    parser.add_argument("--conformal", type=coverage, metavar="COVERAGE",
                         help="also output each image's conformal prediction set at this coverage (e.g. 0.95): every "
                              "class the model cannot rule out; needs a model calibrated by keras-cxr calibrate")
     parser.add_argument("inputs", nargs="+", help="images, folders and/or manifest .csv files")
-
-
-def _coverage(text):
-    import argparse
-
-    try:
-        value = float(text)
-    except ValueError:
-        value = None
-    if value is None or not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"a coverage is a fraction between 0 and 1 such as 0.95, got {text!r}")
-    return value
 
 
 def _print_records(results, as_json):
@@ -42,8 +32,13 @@ def _print_records(results, as_json):
             print(f"{r['path']}: ERROR {r['error']}")
         else:
             probs = ", ".join(f"{k} {v:.3f}" for k, v in r["probabilities"].items())
-            chosen = f" set {{{', '.join(r['set'])}}}" + (" AMBIGUOUS" if len(r["set"]) != 1 else "") if "set" in r else ""
+            chosen = f" set {{{', '.join(r['set'])}}}" + _set_flag(r["set"]) if "set" in r else ""
             print(f"{r['path']}: {r['predicted']} ({probs}){chosen}")
+
+
+def _set_flag(names):
+    """Two or more classes: the model cannot decide; none: no class fits the image at this coverage."""
+    return " AMBIGUOUS" if len(names) > 1 else " NO CLASS FITS" if not names else ""
 
 
 def _run_csv(args):

@@ -103,7 +103,9 @@ def markdown(result):
                  f"{_spread(s['macro_f1'])} | {_spread(s['macro_auc'], percent=False)} | |")
     lines += ["", f"Accuracy over all {s['scored']} scored held-out images pooled: {_percent(s['pooled_accuracy'])}. "
               "Standard deviations are over folds (sample, n-1). Macro-F1 averages the classes present in the "
-              "held-out group; macro AUC the classes whose AUC is defined there. Per-fold reports: "
+              "held-out group (a class absent there but still predicted lowers precision, so accuracy, not "
+              "macro-F1, is the figure to compare across folds); macro AUC the classes whose AUC is defined "
+              "there. Per-fold reports: "
               "`fold_<name>/evaluation/report.md`."]
     return "\n".join(lines) + "\n"
 

@@ -101,6 +101,12 @@ class Manifest:
             result[split or "-"] = {c: counter.get(c, 0) for c in self.classes}
         return result
 
+    def value_counts(self, column):
+        """``{value: n}`` of a manifest column (blank cells as ``"(missing)"``), None if there is no such column."""
+        if column not in self.columns:
+            return None
+        return dict(sorted(Counter(r.get(column) or "(missing)" for r in self.records).items()))
+
     def relabel(self, mapping, classes=None):
         """New manifest with labels renamed by ``mapping``; ``classes`` fixes the order."""
         rows = [dict(r, label=mapping.get(r["label"], r["label"])) for r in self.records]

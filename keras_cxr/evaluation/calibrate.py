@@ -9,7 +9,7 @@ result, ``calibration.json`` beside ``model.keras``, is then applied by
 
 - ``temperature`` (Guo et al. 2017) with the NLL and ECE before and after;
 - the calibrated probability of the true class for each validation image,
-  from which :class:`~keras_cxr.evaluation.conformal.ConformalSets` makes
+  from which :class:`~keras_cxr.uncertainty.ConformalSets` makes
   prediction sets at any coverage (split conformal).
 
 The temperature and the conformal scores use the same images; a single
@@ -23,32 +23,34 @@ from pathlib import Path
 import numpy as np
 
 from keras_cxr.evaluation import calibration as calibration_metrics
-from keras_cxr.evaluation.conformal import ConformalSets
-from keras_cxr.evaluation.temperature import (LOG_T_BOUNDS, apply_temperature, fit_temperature,
-                                               negative_log_likelihood)
+from keras_cxr.uncertainty.conformal import ConformalSets
+from keras_cxr.uncertainty.temperature import (LOG_T_BOUNDS, apply_temperature, fit_temperature,
+                                                negative_log_likelihood)
 from keras_cxr.models.loading import CALIBRATION_FILE, model_sha1
 from keras_cxr.utils.outputs import write_text_atomic
 
 FIGURE = "calibration_reliability.png"
 
 
-def calibrate(model, data=None, *, class_map=None, class_conditional=False, batch_size=32):
+def calibrate(model, data=None, *, class_map=None, class_conditional=False, tta=False, batch_size=32):
     """Fit and store the calibration of ``model`` (run dir or ``.keras``); returns ``calibration.json``'s dict.
 
-    ``data``: a manifest with a ``val`` split (default: the run's ``split.csv``).
-    ``class_conditional``: conformal sets calibrated per class (see :mod:`~keras_cxr.evaluation.conformal`).
+    ``data``: a manifest with a ``val`` split (default: the run's ``split.csv``); none of its val images
+    may be in the run's train or test split.
+    ``class_conditional``: conformal sets calibrated per class (see :mod:`~keras_cxr.uncertainty.conformal`).
+    ``tta``: fit on flip-averaged probabilities, for ``evaluate --tta`` (which refuses a mismatch).
     """
     from keras_cxr.models.loading import LoadedModel, load_classifier
 
     loaded = model if isinstance(model, LoadedModel) else load_classifier(model)
     manifest, source = _validation_images(loaded, data, class_map)
-    y_true, raw = _score_validation(loaded, manifest, batch_size)
+    y_true, raw = _score_validation(loaded, manifest, batch_size, tta)
     temperature = fit_temperature(y_true, raw)
     calibrated = apply_temperature(raw, temperature)
     result = {
         "temperature": temperature,
         "model_sha1": model_sha1(loaded.path),
-        "fitted_on": {"data": source, "split": "val", "images": len(y_true),
+        "fitted_on": {"data": source, "split": "val", "images": len(y_true), "tta": bool(tta),
                       "class_counts": {c: int((y_true == i).sum()) for i, c in enumerate(loaded.classes)}},
         "classes": list(loaded.classes),
         "nll": {"before": negative_log_likelihood(y_true, raw), "after": negative_log_likelihood(y_true, calibrated)},
@@ -98,23 +100,40 @@ def _validation_images(loaded, data, class_map):
         if trained_on is None:
             raise ValueError(f"No split.csv beside {loaded.path}: give --data, a manifest with a val split")
         data = loaded.path.parent / SPLIT_FILE
-    manifest, _ = select_images(data, "val", trained_on)
+    try:
+        manifest, _ = select_images(data, "val", trained_on)
+    except ValueError:
+        raise ValueError(f"{data} has no split column and is not this run's data: give a manifest with a val "
+                         "split (keras-cxr data split), or leave out --data to use the run's own split.csv")
     if isinstance(class_map, (str, Path)):
         class_map = read_class_map(class_map)
     manifest = align_classes(manifest, loaded.classes, class_map)
     if not manifest.records:
         raise ValueError(f"{data} has no val images to calibrate on")
     check_training_overlap(manifest, trained_on, allow_overlap=False, model_path=loaded.path)
+    _refuse_test_images(manifest, trained_on)
     return manifest, str(data)
 
 
-def _score_validation(loaded, manifest, batch_size):
+def _refuse_test_images(manifest, trained_on):
+    """Calibrating on the run's test images would make every later test figure in-sample."""
+    from keras_cxr.evaluation.selection import training_overlap
+
+    if trained_on is None or not trained_on.has_splits() or not trained_on.subset("test").records:
+        return
+    overlap = training_overlap(manifest, trained_on, split="test")
+    if overlap["images_overlapping"]:
+        raise ValueError(f"{overlap['images_overlapping']} of the {overlap['images']} val image(s) share a patient "
+                         "or file with the run's test split; calibrate on images the test figures do not use")
+
+
+def _score_validation(loaded, manifest, batch_size, tta):
     """Labels and uncalibrated probabilities; an unreadable validation image stops with its name."""
     from keras_cxr.data.pipeline import check_files
     from keras_cxr.evaluation.inference import score_manifest
 
     check_files(manifest, skip_bad=False, report_path=None)
-    return score_manifest(loaded, manifest, batch_size)
+    return score_manifest(loaded, manifest, batch_size, tta)
 
 
 def _plot(y_true, raw, calibrated, temperature, path):
@@ -125,14 +144,3 @@ def _plot(y_true, raw, calibrated, temperature, path):
                 "ece": calibration_metrics.expected_calibration_error(y_true, probs)}
 
     return plot_reliability_before_after(summary(raw), summary(calibrated), temperature, path)
-
-
-def conformal_sets(calibration):
-    """The :class:`ConformalSets` a ``calibration.json`` dict stores (None if it has none)."""
-    saved = (calibration or {}).get("conformal")
-    return ConformalSets.from_dict(saved) if saved else None
-
-
-def calibrated_probabilities(probs, calibration):
-    """``probs`` scaled by the calibration's temperature (unchanged without a calibration)."""
-    return apply_temperature(probs, calibration["temperature"]) if calibration else np.asarray(probs)

@@ -84,8 +84,8 @@ def _calibration_lines(calibration, operating_point):
     lines = ["", "## Calibration", ""]
     if calibration["calibrated"]:
         lines.append(f"Temperature {calibration['temperature']:.3f} fitted on {calibration['fitted_on']['images']} "
-                     f"val images" + (f"; test ECE {calibration['ece_uncalibrated']:.3f} -> {calibration['ece']:.3f}"
-                                      if "ece_uncalibrated" in calibration else "") + ".")
+                     f"val images" + (f"; ECE of the evaluated images {calibration['ece_uncalibrated']:.3f} -> "
+                                      f"{calibration['ece']:.3f}" if "ece_uncalibrated" in calibration else "") + ".")
     else:
         lines.append("Not calibrated" + (f" (ECE {calibration['ece']:.3f})." if "ece" in calibration else "."))
     if operating_point:

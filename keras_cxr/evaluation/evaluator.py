@@ -8,10 +8,9 @@ import numpy as np
 
 from keras_cxr.data.manifest import Manifest
 from keras_cxr.evaluation import figures
-from keras_cxr.evaluation.calibrate import calibrated_probabilities, conformal_sets
 from keras_cxr.evaluation.calibration import expected_calibration_error, reliability_bins
-from keras_cxr.evaluation.conformal import coverage_report, set_names
 from keras_cxr.evaluation.model_card import build_card, write_card
+from keras_cxr.uncertainty import calibrated_probabilities, conformal_sets, coverage_report, set_names
 from keras_cxr.evaluation.inference import measure_throughput, score_manifest
 from keras_cxr.evaluation.report import write_report
 from keras_cxr.evaluation.summary import summarize
@@ -122,8 +121,8 @@ def evaluate(model, data, out_dir, *, split="test", positive_class=None, class_m
     height, width, channels = loaded.input_shape
     if height != width:
         raise ValueError(f"Evaluation expects square inputs, the model takes {height}x{width}")
+    calibration = _checked_calibration(loaded, tta)
     y_true, raw = score_manifest(loaded, manifest, batch_size, tta, bad_file_report=Path(out_dir) / "bad_files.csv")
-    calibration = loaded.calibration
     probs = calibrated_probabilities(raw, calibration)
     sets = _conformal_sets(calibration, probs, conformal)
 
@@ -133,10 +132,7 @@ def evaluate(model, data, out_dir, *, split="test", positive_class=None, class_m
 
     metrics = summarize(y_true, probs, classes, positive_class, bootstrap_resamples=bootstrap_resamples)
     if calibration:
-        metrics["temperature_scaling"] = _temperature_summary(calibration, y_true, raw, metrics)
-    if sets is not None:
-        metrics["conformal"] = coverage_report(y_true, sets, conformal, calibration["conformal"]["class_conditional"],
-                                               classes, groups)
+        metrics.update(_calibration_metrics(calibration, (y_true, raw, sets), metrics, conformal, groups, split))
     if groups is not None:
         metrics["group_by"] = group_by
         metrics["by_group"] = group_metrics(y_true, probs.argmax(axis=1), groups, classes, positive_class,
@@ -153,7 +149,7 @@ def evaluate(model, data, out_dir, *, split="test", positive_class=None, class_m
                         "params": stats["params"], "trainable_params": stats["trainable_params"],
                         "gmacs": stats["gmacs"], "preprocessing": loaded.converter.get_config()}
     metrics["data"] = {"source": str(data), "split": split, "selection": selection, "tta": bool(tta),
-                       "class_map": class_map or None}
+                       "class_map": class_map or None, "sources": manifest.value_counts("source")}
     speed = measure_throughput(loaded.model) if throughput else {"batch_1": float("nan"), "batch_32": float("nan")}
     metrics["throughput"] = {"device": _device_name(), **speed, "unit": "images/second"}
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
@@ -193,6 +189,29 @@ def _readable(manifest, skip_bad, report_path):
     if not kept.records:
         raise ValueError(f"None of the {len(paths)} image(s) to evaluate can be read; see {report_path}")
     return kept, skipped
+
+
+def _checked_calibration(loaded, tta):
+    """The run's calibration (None if uncalibrated), refused when fitted with the other ``tta`` setting."""
+    calibration = loaded.calibration
+    fitted_tta = bool(((calibration or {}).get("fitted_on") or {}).get("tta", False))
+    if calibration and fitted_tta != bool(tta):
+        raise ValueError(f"The run's calibration was fitted {'with' if fitted_tta else 'without'} --tta: flip-averaged "
+                         f"probabilities are calibrated differently; evaluate {'with' if fitted_tta else 'without'} "
+                         f"--tta, or run keras-cxr calibrate {'' if fitted_tta else '--tta '}again")
+    return calibration
+
+
+def _calibration_metrics(calibration, scored, metrics, coverage, groups, split):
+    """``temperature_scaling`` and ``conformal`` entries; both say when they were fitted on these very images."""
+    y_true, raw, sets = scored
+    in_sample = split == calibration["fitted_on"]["split"]
+    entries = {"temperature_scaling": {**_temperature_summary(calibration, y_true, raw, metrics),
+                                       "in_sample": in_sample}}
+    if sets is not None:
+        entries["conformal"] = {**coverage_report(y_true, sets, coverage, calibration["conformal"]["class_conditional"],
+                                                  metrics["classes"], groups), "in_sample": in_sample}
+    return entries
 
 
 def _conformal_sets(calibration, probs, coverage):

@@ -76,9 +76,13 @@ def _json(path):
 
 
 def _model(folder, metrics):
+    from keras_cxr.models.loading import model_sha1
+
     classes = _json(folder / "classes.json")
     classes = classes.get("classes") if isinstance(classes, dict) else classes
-    entry = {"path": str(folder), "classes": classes}
+    model_file = Path(metrics["model"]["path"]) if metrics else folder / "model.keras"
+    entry = {"path": str(folder), "classes": classes,
+             "sha1": model_sha1(model_file) if model_file.is_file() else None}
     if metrics:
         model = metrics["model"]
         entry.update(name=model["name"], params=model["params"], gmacs=model["gmacs"],
@@ -111,27 +115,13 @@ def _training_data(folder):
     if not path.is_file():
         return None
     manifest = load_any(path)
-    splits = {}
-    for record in manifest.records:
-        mix = splits.setdefault(record.get("split") or "all", {})
-        mix[record["label"]] = mix.get(record["label"], 0) + 1
     labels = [r["label"] for r in manifest.records]
     tables = [confounding_table(labels, [r.get(c, "") for r in manifest.records], c)
               for c in ("source", "population") if c in manifest.columns]
-    return {"manifest": str(path), "images": len(labels), "class_mix_by_split": splits,
-            "sources": _counts(manifest, "source"), "populations": _counts(manifest, "population"),
+    return {"manifest": str(path), "images": len(labels), "class_mix_by_split": manifest.counts(by_split=True),
+            "sources": manifest.value_counts("source"), "populations": manifest.value_counts("population"),
             "confounding": [{"column": t["column"], "cramers_v": t["cramers_v"], "confounded": t["confounded"],
                              "summary": describe(t)} for t in tables]}
-
-
-def _counts(manifest, column):
-    if column not in manifest.columns:
-        return None
-    counts = {}
-    for record in manifest.records:
-        value = record.get(column) or "(missing)"
-        counts[value] = counts.get(value, 0) + 1
-    return counts
 
 
 def _split_protocol(folder, metrics):
@@ -160,12 +150,18 @@ def _evaluation(metrics):
         "by_group": {name: {"images": v["num_images"], "accuracy": v["accuracy"], "macro_f1": v["macro_f1"]}
                      for name, v in metrics.get("by_group", {}).items()},
         "training_overlap": metrics.get("training_overlap", {}).get("images_overlapping"),
+        "sources": metrics["data"].get("sources"),
         "conformal": metrics.get("conformal"),
     }
 
 
 def _calibration(folder, metrics):
-    saved = _json(folder / "calibration.json")
+    from keras_cxr.models.loading import read_calibration
+
+    try:
+        saved = read_calibration(folder)
+    except ValueError as error:  # fitted for other weights: not this model's calibration
+        return {"calibrated": False, "stale": str(error)}
     entry = {"calibrated": saved is not None}
     if saved:
         entry.update(temperature=saved["temperature"], fitted_on=saved["fitted_on"], val_ece=saved["ece"])
@@ -173,6 +169,7 @@ def _calibration(folder, metrics):
         entry["ece"] = metrics["calibration"]["ece"]
         if "temperature_scaling" in metrics:
             entry["ece_uncalibrated"] = metrics["temperature_scaling"]["uncalibrated"]["ece"]
+            entry["in_sample"] = metrics["temperature_scaling"]["in_sample"]
     return entry
 
 
@@ -202,19 +199,24 @@ def limitations(card):
                          "keras-cxr audit --model and per-group metrics.")
     if set(training.get("sources") or {}) == {"synthetic"}:
         found.append("Trained on synthetic X-rays only: the numbers say the pipeline works, nothing about real images.")
-    found += _evaluation_limitations(card["evaluation"])
+    found += _evaluation_limitations(card["evaluation"], training.get("sources"))
     calibration = card["calibration"]
-    if not calibration["calibrated"]:
+    if calibration.get("stale"):
+        found.append(f"Calibration ignored: {calibration['stale']}")
+    elif not calibration["calibrated"]:
         ece = calibration.get("ece")
         found.append("Probabilities are not calibrated (no keras-cxr calibrate)"
                      + (f"; expected calibration error {ece:.3f}" if ece is not None else "") + ".")
+    elif calibration.get("in_sample"):
+        found.append("The calibration and conformal figures are in-sample: they were fitted on the evaluated images "
+                     "(the val split); evaluate the test split to judge them.")
     if card["audit"]:  # less what the training data's own tables already said
         said = [t["summary"] for t in training.get("confounding", [])]
         found += [f"Audit: {line}" for line in card["audit"]["findings"] if not any(s in line for s in said)]
     return found
 
 
-def _evaluation_limitations(evaluation):
+def _evaluation_limitations(evaluation, training_sources):
     if evaluation is None:
         return ["Not evaluated: no metrics.json was given (keras-cxr evaluate, then keras-cxr card --evaluation)."]
     found = []
@@ -222,19 +224,29 @@ def _evaluation_limitations(evaluation):
         a = evaluation["accuracy"]
         width = (f" (accuracy interval {100 * a['lower']:.1f}-{100 * a['upper']:.1f}%)"
                  if a["lower"] is not None and a["upper"] is not None else "")
-        found.append(f"Small test set: {evaluation['images']} images{width}.")
+        found.append(f"Small evaluation set: {evaluation['images']} images{width}.")
     if evaluation["training_overlap"]:
         found.append(f"{evaluation['training_overlap']} evaluated image(s) overlap the training split: the metrics "
                      "overstate performance.")
-    if evaluation["split"] is not None:
-        found.append("No external validation: the test images come from the same sources as the training images "
-                     "(keras-cxr crossval --by source gives leave-one-source-out figures).")
+    found += _external_validation(evaluation.get("sources"), training_sources)
     accuracies = {g: v["accuracy"]["value"] for g, v in evaluation["by_group"].items()}
     if len(accuracies) > 1 and max(accuracies.values()) - min(accuracies.values()) >= GROUP_GAP:
         worst = min(accuracies, key=accuracies.get)
         found.append(f"Accuracy differs by {evaluation['group_by']}: {worst} {100 * accuracies[worst]:.1f}% vs "
                      f"{100 * max(accuracies.values()):.1f}% for the best group.")
     return found
+
+
+def _external_validation(evaluated, trained):
+    """A limitation when every evaluated source also supplied training images (or when that cannot be told)."""
+    advice = "keras-cxr crossval --by source gives leave-one-source-out figures"
+    if not evaluated or not trained:
+        return [f"Whether the evaluation is external cannot be told (no source column); {advice}."]
+    unseen = sorted(set(evaluated) - set(trained))
+    if unseen:
+        return []
+    return [f"No external validation: every evaluated source ({', '.join(sorted(evaluated))}) also supplied "
+            f"training images; {advice}."]
 
 
 def write_card(card, folder):

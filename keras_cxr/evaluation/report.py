@@ -73,7 +73,9 @@ def _calibration_lines(m):
             f"Probabilities divided (as logits) by temperature {scaling['temperature']:.3f}, fitted on "
             f"{fitted['images']} images of the {fitted['split']} split of `{fitted['data']}` (Guo et al. 2017). "
             f"Expected calibration error on these images: {_num(scaling['uncalibrated']['ece'])} uncalibrated, "
-            f"{_num(scaling['calibrated']['ece'])} calibrated. Decisions do not change."]
+            f"{_num(scaling['calibrated']['ece'])} calibrated. Decisions do not change."
+            + (" **Fitted on these very images: in-sample, not a test of the calibration.**"
+               if scaling.get("in_sample") else "")]
 
 
 def _conformal_lines(m):
@@ -83,7 +85,9 @@ def _conformal_lines(m):
     kind = "class-conditional (per true class)" if c["class_conditional"] else "marginal"
     lines = ["", f"## Conformal prediction sets (target coverage {_pct(c['target_coverage'])}%, {kind})", "",
              "Each image gets every class the model cannot rule out at the target coverage (split conformal, "
-             "calibrated on the val split); a set of two or more classes flags an ambiguous image.", "",
+             "calibrated on the val split); a set of two or more classes flags an ambiguous image."
+             + (" **Calibrated on these very images: the coverage below is in-sample.**" if c.get("in_sample") else ""),
+             "",
              "| images | coverage | mean set size | single-class sets | empty sets |", "|---|---:|---:|---:|---:|",
              _coverage_row("all", c)]
     lines += [_coverage_row(f"true {name}", v) for name, v in c["by_class"].items()]

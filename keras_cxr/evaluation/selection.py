@@ -70,15 +70,15 @@ def select_images(data, split, trained_on=None):
     )
 
 
-def training_overlap(manifest, trained_on, file_infos=None):
-    """Patients and identical files of ``manifest`` that are in ``trained_on``'s train split.
+def training_overlap(manifest, trained_on, file_infos=None, split="train"):
+    """Patients and identical files of ``manifest`` that are in ``trained_on``'s ``split`` (train by default).
 
     ``file_infos``: ``{path: FileInfo}`` from :func:`~keras_cxr.data.integrity.scan_files` (content hashes),
     scanned here when not given.
     """
     from keras_cxr.data.integrity import scan_files
 
-    train = trained_on.subset("train") if trained_on.has_splits() else trained_on
+    train = trained_on.subset(split) if trained_on.has_splits() else trained_on
     train_paths, eval_paths = _paths(train), _paths(manifest)
     infos = dict(file_infos or {})
     missing = [p for p in train_paths + eval_paths if p not in infos]

@@ -141,11 +141,27 @@ def _model_card(loaded):
     from keras_cxr.evaluation.card_markdown import card_markdown
     from keras_cxr.evaluation.model_card import CARD_JSON, CARD_MD, build_card
 
-    folder = loaded.path.parent
+    folder = Path(loaded.path).parent
     if (folder / CARD_JSON).is_file() and (folder / CARD_MD).is_file():
-        return {name: (folder / name).read_text() for name in (CARD_JSON, CARD_MD)}
+        saved = json.loads((folder / CARD_JSON).read_text())
+        if _card_is_current(saved, loaded):
+            return {name: (folder / name).read_text() for name in (CARD_JSON, CARD_MD)}
+        from keras_cxr.utils.logging import get_logger
+
+        get_logger().warning("%s describes other weights or another calibration than %s; the export gets a card "
+                             "built from the run alone (keras-cxr card RUN --evaluation EVAL to renew it)",
+                             folder / CARD_MD, loaded.path)
     card = build_card(loaded.path)
     return {CARD_JSON: json.dumps(card, indent=2) + "\n", CARD_MD: card_markdown(card)}
+
+
+def _card_is_current(card, loaded):
+    """The card was written for these weights and this calibration (not before a retrain or a calibrate)."""
+    from keras_cxr.models.loading import model_sha1
+
+    calibration = card.get("calibration") or {}
+    return (card.get("model", {}).get("sha1") == model_sha1(loaded.path)
+            and calibration.get("temperature") == loaded.temperature)
 
 
 def _checked_report(report, expected, exported, size):

@@ -26,7 +26,9 @@ QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
 # CBAM: int8 CONCATENATION gives its inputs one scale, and the quantiser carries the scale of the concatenated
 # [channel mean, channel max] maps back through REDUCE_MAX into the attended features, clipping their negative
 # half (ConvNeXt-AT: rmse 0.23 on features of std 0.41, top-1 agreement 2%; CBAM float: 98%, no slower).
-FLOAT_LAYERS = ("LayerNormalization", "Rescaling", "Normalization", "ImageNormalization", "GrayscaleToRGB", "CBAM")
+# TemperatureScaling: LOG and MAXIMUM of int8 probabilities would bring back their 1/256 steps.
+FLOAT_LAYERS = ("LayerNormalization", "Rescaling", "Normalization", "ImageNormalization", "GrayscaleToRGB", "CBAM",
+                "TemperatureScaling")
 # Ops kept float wherever they are. SOFTMAX: XNNPACK has no int8 softmax, and int8 probabilities come in steps
 # of 1/256, whose ties flip top-1 decisions. GELU: XNNPACK has no int8 GELU; as float it stays inside the
 # XNNPACK partition (ConvNeXt-AT, 224 px, 2 threads: 34 ms, against 38 ms with 18 int8 GELUs outside it).

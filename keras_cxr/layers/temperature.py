@@ -1,7 +1,7 @@
 """Temperature scaling inside a graph: exported models output the calibrated probabilities.
 
 ``softmax(log(max(p, floor)) / T)`` after the classifier's softmax: the same
-function as :func:`keras_cxr.evaluation.temperature.apply_temperature`, so a
+function as :func:`keras_cxr.uncertainty.temperature.apply_temperature`, so a
 ``.tflite`` or SavedModel export gives the probabilities ``predict`` and
 ``evaluate`` report for the run (Guo et al. 2017).
 """
@@ -9,7 +9,7 @@ function as :func:`keras_cxr.evaluation.temperature.apply_temperature`, so a
 import keras
 from keras import ops
 
-PROBABILITY_FLOOR = 1e-12  # keras_cxr.evaluation.temperature.PROBABILITY_FLOOR (that module needs SciPy)
+PROBABILITY_FLOOR = 1e-12  # keras_cxr.uncertainty.temperature.PROBABILITY_FLOOR (that module needs SciPy)
 
 
 @keras.saving.register_keras_serializable(package="keras_cxr")

@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_cxr.evaluation.temperature import apply_temperature
+from keras_cxr.uncertainty.temperature import apply_temperature
 from keras_cxr.layers import TemperatureScaling
 
 

@@ -26,6 +26,9 @@ class LoadedModel:
     name: str
     path: Path
 
+    def __post_init__(self):
+        self.path = Path(self.path)  # notebooks pass strings
+
     @property
     def input_shape(self):
         return tuple(int(d) for d in self.model.input_shape[1:])
@@ -41,9 +44,14 @@ class LoadedModel:
     def calibration(self):
         """The run's ``calibration.json`` (temperature, conformal scores) beside the model, or None.
 
-        Refused (ValueError) when it was fitted for another ``model.keras`` (the run trained on since).
+        Refused (ValueError) when it was fitted for another ``model.keras`` (the run trained on since)
+        or other classes.
         """
-        return read_calibration(self.path)
+        saved = read_calibration(self.path)
+        if saved and saved.get("classes", self.classes) != list(self.classes):
+            raise ValueError(f"calibration.json beside {self.path} is for classes {saved['classes']}, the model's "
+                             f"are {self.classes}: run keras-cxr calibrate again")
+        return saved
 
     @property
     def temperature(self):
@@ -65,7 +73,7 @@ class LoadedModel:
         temperature = self.temperature
         if temperature is None:
             return probs
-        from keras_cxr.evaluation.temperature import apply_temperature
+        from keras_cxr.uncertainty.temperature import apply_temperature
 
         return apply_temperature(probs, temperature).astype(np.float32)
 
@@ -80,6 +88,9 @@ def read_calibration(model_path):
     temperature = saved.get("temperature") if isinstance(saved, dict) else None
     if not isinstance(temperature, (int, float)) or not temperature > 0:
         raise ValueError(f"{path}: expected a positive 'temperature' (written by keras-cxr calibrate)")
+    missing = [key for key in ("fitted_on", "ece", "classes") if key not in saved]
+    if missing:
+        raise ValueError(f"{path}: missing {missing}; write it with keras-cxr calibrate")
     model_file = Path(model_path) / "model.keras" if Path(model_path).is_dir() else Path(model_path)
     if saved.get("model_sha1") and model_file.is_file() and saved["model_sha1"] != model_sha1(model_file):
         raise ValueError(f"{path} was fitted for another {model_file.name} (the model changed since, e.g. trained "

@@ -14,7 +14,7 @@ import csv
 import sys
 from pathlib import Path
 
-from keras_cxr.predict.runner import DEFAULT_BATCH_SIZE, collect_paths, iter_predictions, load_predictor
+from keras_cxr.predict.runner import DEFAULT_BATCH_SIZE, _conformal, collect_paths, iter_predictions, load_predictor
 
 _TAIL_BYTES = 1 << 16  # longer than any one row
 
@@ -137,6 +137,7 @@ def predict_to_csv(model, inputs, out, batch_size=DEFAULT_BATCH_SIZE, overwrite=
     _check_not_an_input(out, inputs)
     predictor = load_predictor(model)
     columns = csv_columns(predictor.classes, conformal)
+    _conformal(predictor, conformal)  # refuse an uncalibrated model before the file is touched
     paths = collect_paths(inputs)
     handle, writer, done = open_output(out, columns, overwrite)
     todo = [p for p in paths if str(p) not in done]

@@ -34,14 +34,14 @@ class Predictor:
     calibration: dict = None
 
     def conformal_sets(self):
-        """The :class:`~keras_cxr.evaluation.conformal.ConformalSets` of a calibrated model (ValueError if none)."""
-        saved = (self.calibration or {}).get("conformal")
-        if not saved:
+        """The :class:`~keras_cxr.uncertainty.ConformalSets` of a calibrated model (ValueError if none)."""
+        from keras_cxr.uncertainty.conformal import conformal_sets
+
+        sets = conformal_sets(self.calibration)
+        if sets is None:
             raise ValueError("Conformal sets need a calibrated model: run `keras-cxr calibrate RUN` first "
                              "(exports made after calibrating carry the calibration in labels.json)")
-        from keras_cxr.evaluation.conformal import ConformalSets
-
-        return ConformalSets.from_dict(saved)
+        return sets
 
 
 def _saved_model_predictor(path):
@@ -143,8 +143,9 @@ def score_batch(predictor, paths, conformal=None):
             scored[str(path)] = {"path": str(path), "predicted": predictor.classes[int(row.argmax())],
                                  "probabilities": {c: float(p) for c, p in zip(predictor.classes, row)}}
             if sets is not None:
-                scored[str(path)]["set"] = [predictor.classes[j] for j in np.argsort(-row, kind="stable")
-                                            if sets[i, j]]
+                from keras_cxr.uncertainty.conformal import set_names
+
+                scored[str(path)]["set"] = set_names(sets[i], row, predictor.classes)
     failed = {e["path"]: e for e in errors}
     return [scored.get(str(p)) or failed[str(p)] for p in paths]
 
@@ -155,9 +156,14 @@ def iter_predictions(model, paths, batch_size=DEFAULT_BATCH_SIZE, conformal=None
     ``conformal``: a target coverage (e.g. 0.95) for prediction sets; needs a calibrated model.
     """
     predictor = load_predictor(model)
-    sets = (predictor.conformal_sets(), conformal) if conformal is not None else None
+    sets = _conformal(predictor, conformal)
     for chunk in batches(list(paths), batch_size):
         yield score_batch(predictor, chunk, sets)
+
+
+def _conformal(predictor, coverage):
+    """``(ConformalSets, coverage)`` for :func:`score_batch`, None without a coverage; refused for uncalibrated models."""
+    return (predictor.conformal_sets(), coverage) if coverage is not None else None
 
 
 def predict_paths(model, inputs, batch_size=DEFAULT_BATCH_SIZE, conformal=None):

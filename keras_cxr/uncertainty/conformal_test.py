@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from keras_cxr.evaluation.conformal import ConformalSets, coverage_report, set_coverage, set_names
+from keras_cxr.uncertainty.conformal import ConformalSets, coverage_report, set_coverage, set_names
 
 K = 4
 
@@ -68,3 +68,22 @@ def test_groups_and_names():
 def test_class_conditional_needs_every_class():
     with pytest.raises(ValueError, match=r"class index\(es\) \[2\]"):
         ConformalSets.fit([0, 1, 0], np.full((3, 3), 1 / 3), class_conditional=True)
+
+
+@pytest.mark.parametrize("class_conditional", [False, True])
+def test_sets_equal_the_crepes_library(class_conditional):
+    crepes = pytest.importorskip("crepes")
+    rng = np.random.default_rng(3)
+    cal_y, cal_p = _model_outputs(300, rng)
+    _, test_p = _model_outputs(200, rng)
+    cal_p[:20] = np.round(cal_p[:20], 1)  # ties between calibration and test scores
+    test_p[:20] = cal_p[:20]
+    ours = ConformalSets.fit(cal_y, cal_p, class_conditional).predict(test_p, 0.9)
+    reference = crepes.ConformalClassifier().fit(1 - cal_p[np.arange(300), cal_y],
+                                                 bins=cal_y if class_conditional else None)
+    if class_conditional:
+        theirs = np.stack([reference.predict_set(1 - test_p, bins=np.full(200, c), confidence=0.9,
+                                                 smoothing=False)[:, c] for c in range(K)], axis=1)
+    else:
+        theirs = reference.predict_set(1 - test_p, confidence=0.9, smoothing=False)
+    assert np.array_equal(ours, theirs.astype(bool))

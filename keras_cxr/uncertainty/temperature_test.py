@@ -3,7 +3,7 @@ import pytest
 from scipy.special import softmax
 
 from keras_cxr.evaluation.calibration import expected_calibration_error
-from keras_cxr.evaluation.temperature import apply_temperature, fit_temperature, negative_log_likelihood
+from keras_cxr.uncertainty.temperature import apply_temperature, fit_temperature, negative_log_likelihood
 
 
 def _overconfident(true_temperature, n=8000, k=4, seed=0):

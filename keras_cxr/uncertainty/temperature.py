@@ -45,3 +45,8 @@ def fit_temperature(y_true, probs):
     result = minimize_scalar(lambda log_t: negative_log_likelihood(y_true, probs, np.exp(log_t)),
                              bounds=LOG_T_BOUNDS, method="bounded", options={"xatol": 1e-4})
     return float(np.exp(result.x))
+
+
+def calibrated_probabilities(probs, calibration):
+    """``probs`` scaled by a ``calibration.json``'s temperature (unchanged without a calibration)."""
+    return apply_temperature(probs, calibration["temperature"]) if calibration else np.asarray(probs)

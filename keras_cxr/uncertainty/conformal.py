@@ -1,7 +1,7 @@
 """Conformal prediction sets: every class the model cannot rule out at a chosen coverage.
 
-Split conformal classification (Vovk et al. 2005; Angelopoulos and Bates 2021)
-with the ``crepes`` library: the non-conformity of an image for a class is
+Split conformal classification (Vovk et al. 2005; Angelopoulos and Bates 2021):
+the non-conformity of an image for a class is
 ``1 - p(class)`` (hinge), calibrated on labelled images the model did not
 train on (the validation split). A class enters an image's set when its
 p-value is at least ``1 - coverage``; then, for a new image exchangeable with
@@ -11,10 +11,20 @@ classes instead of being forced into one. ``class_conditional`` calibrates
 each class on its own images (Mondrian), so the guarantee holds per true
 class (a rare class is not under-covered to the benefit of a common one), at
 the cost of larger sets for classes with few calibration images.
+
+The p-values are the textbook ones, ``(#{calibration scores >= s} + 1) / (n + 1)``
+(no smoothing), written in NumPy so that edge installs need nothing more;
+``conformal_test.py`` checks them against the ``crepes`` library's.
 """
 
 import numpy as np
-from crepes import ConformalClassifier
+
+
+def p_values(calibration_scores, scores):
+    """Conformal p-value of each entry of ``scores`` against the calibration non-conformity scores."""
+    ordered = np.sort(np.asarray(calibration_scores, np.float64))
+    at_least = len(ordered) - np.searchsorted(ordered, np.asarray(scores, np.float64), side="left")
+    return (at_least + 1.0) / (len(ordered) + 1.0)
 
 
 class ConformalSets:
@@ -37,8 +47,7 @@ class ConformalSets:
             if missing:
                 raise ValueError(f"Class-conditional conformal sets need calibration images of every class; "
                                  f"class index(es) {missing} have none")
-        bins = self.labels if self.class_conditional else None
-        self._classifier = ConformalClassifier().fit(1.0 - self.true_class_probability, bins=bins)
+        self.scores = 1.0 - self.true_class_probability  # non-conformity: hinge
 
     @classmethod
     def fit(cls, y_true, probs, class_conditional=False):
@@ -51,14 +60,15 @@ class ConformalSets:
         """Boolean (n, k): True where the class is in the image's set at ``coverage``."""
         if not 0 < coverage < 1:
             raise ValueError(f"coverage must be between 0 and 1, got {coverage}")
-        alphas = 1.0 - np.asarray(probs, np.float64)
-        if len(alphas) == 0:
-            return np.zeros((0, self.num_classes), bool)
+        return self.p_values(probs) >= 1.0 - coverage
+
+    def p_values(self, probs):
+        """(n, k) p-value of each class for each image (class-conditional: against that class's scores)."""
+        scores = 1.0 - np.asarray(probs, np.float64).reshape(-1, self.num_classes)
         if not self.class_conditional:
-            return self._classifier.predict_set(alphas, confidence=coverage, smoothing=False).astype(bool)
-        columns = [self._classifier.predict_set(alphas, bins=np.full(len(alphas), c), confidence=coverage,
-                                                smoothing=False)[:, c] for c in range(self.num_classes)]
-        return np.stack(columns, axis=1).astype(bool)
+            return p_values(self.scores, scores)
+        columns = [p_values(self.scores[self.labels == c], scores[:, c]) for c in range(self.num_classes)]
+        return np.stack(columns, axis=1)
 
     def to_dict(self):
         return {"labels": self.labels.tolist(), "class_conditional": self.class_conditional,
@@ -101,3 +111,9 @@ def set_names(inside, probs, classes):
     """The class names of one image's set (``inside``: its boolean row), most probable first."""
     order = np.argsort(-np.asarray(probs, np.float64), kind="stable")
     return [classes[i] for i in order if inside[i]]
+
+
+def conformal_sets(calibration):
+    """The :class:`ConformalSets` a ``calibration.json`` dict stores (None without one)."""
+    saved = (calibration or {}).get("conformal")
+    return ConformalSets.from_dict(saved) if saved else None

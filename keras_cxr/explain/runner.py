@@ -18,6 +18,7 @@ from keras_cxr.data.decode import ImageDecodeError, is_image_file, read_image
 from keras_cxr.explain.maps import Explainer, map_to_image, prepare_input, resize_map
 from keras_cxr.explain.overlay import save_gallery, save_overlay, thumbnail
 from keras_cxr.explain.pointing import default_tolerance, energy_inside, pointing_game_hit, summarize_pointing
+from keras_cxr.uncertainty import calibrated_probabilities
 
 GALLERY_ITEMS = 48  # per method; the gallery PNG shows the first ones
 
@@ -114,6 +115,7 @@ class _ExplainRun:
         stems = [_unique_stem(path, self.used_stems) for path, _ in batch]
         inputs = np.stack([prepare_input(gray, self.loaded.input_shape, self.converter) for _, gray in batch])
         probs = next(iter(self.explainers.values())).predict(inputs)
+        probs = calibrated_probabilities(probs, self.loaded.calibration)  # as predict and evaluate report them
         predicted = [int(p.argmax()) for p in probs]
         targets = [p if self.target is None else self.target for p in predicted]
         for method, explainer in self.explainers.items():

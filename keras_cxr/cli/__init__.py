@@ -48,10 +48,23 @@ def build_parser():
     return parser
 
 
+# Options whose value is itself a string of flags ("--runner=DirectRunner ..."): argparse would read such a
+# value as an option (here as predict's own --runner), so it is glued on as --option=value before parsing.
+FLAG_VALUED_OPTIONS = ("--beam-options",)
+
+
+def _glue_flag_values(argv):
+    argv, glued = list(argv), []
+    while argv:
+        word = argv.pop(0)
+        glued.append(f"{word}={argv.pop(0)}" if word in FLAG_VALUED_OPTIONS and argv else word)
+    return glued
+
+
 def main(argv=None):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
+    args, extra = parser.parse_known_args(_glue_flag_values(sys.argv[1:] if argv is None else argv))
     # key.sub=value overrides may stand anywhere on the line (argparse stops
     # collecting a trailing positional list at the first option).
     if extra and hasattr(args, "overrides") and all("=" in e and not e.startswith("-") for e in extra):

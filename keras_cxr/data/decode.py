@@ -115,12 +115,12 @@ def _dicom_output_range(dataset, voi_lut_sequence):
     return low, high
 
 
-def _dicom_pixels(path):
-    """(dataset, pixel array) of a DICOM file; a missing pixel element or decoder is named, on one line."""
+def _dicom_pixels(source, path):
+    """(dataset, pixel array) of a DICOM file or file object; a missing pixel element or decoder is named."""
     import pydicom
 
     try:
-        dataset = pydicom.dcmread(path)
+        dataset = pydicom.dcmread(source)
     except Exception as error:  # pydicom raises many types for bad files
         raise ImageDecodeError(path, f"unreadable DICOM ({type(error).__name__}: {_one_line(error)})") from None
     if len(dataset) == 0:
@@ -154,11 +154,14 @@ def _one_line(error):
     return " ".join(str(error).split())
 
 
-def read_dicom(path):
-    """DICOM -> float32 [0, 1]: modality LUT, VOI LUT or window, stored-range scaling, MONOCHROME1 inverted."""
+def read_dicom(path, source=None):
+    """DICOM -> float32 [0, 1]: modality LUT, VOI LUT or window, stored-range scaling, MONOCHROME1 inverted.
+
+    ``source``: a file object to read instead of ``path`` (which then only names the file in errors).
+    """
     from pydicom.pixels import apply_modality_lut, apply_voi_lut
 
-    dataset, pixels = _dicom_pixels(path)
+    dataset, pixels = _dicom_pixels(path if source is None else source, path)
     photometric = str(getattr(dataset, "PhotometricInterpretation", "MONOCHROME2")).upper()
     if pixels.ndim == 3 and photometric.startswith("MONOCHROME"):
         raise ImageDecodeError(path, f"multi-frame DICOM ({pixels.shape[0]} frames) is not a radiograph")
@@ -186,8 +189,8 @@ def _too_large(path, width, height, limit):
                                   "if this is a genuine image)")
 
 
-def _open_pillow(path):
-    """(array, mode) as Pillow decodes the file, with Pillow's errors named.
+def _open_pillow(path, source=None):
+    """(array, mode) as Pillow decodes the file (or the file object ``source``), with Pillow's errors named.
 
     The decompression-bomb limit is checked on the size the header claims, before any pixel is
     decoded; Pillow itself only warns between one and two times the limit, this refuses both.
@@ -200,7 +203,7 @@ def _open_pillow(path):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(path)
+            image = Image.open(path if source is None else source)
         with image:
             width, height = image.size
             if limit and width * height > limit:
@@ -245,8 +248,8 @@ def read_image(path):
     return _check_size(path, _read_pillow(path))
 
 
-def _read_pillow(path):
-    array, mode = _open_pillow(path)
+def _read_pillow(path, source=None):
+    array, mode = _open_pillow(path, source)
     if mode == "1":
         return array.astype(np.float32)
     gray = _luminance(array)
@@ -261,6 +264,22 @@ def _read_pillow(path):
     if gray.min() >= 0.0 and gray.max() <= 1.0:
         return gray
     return _scale(gray, float(gray.min()), float(gray.max()))
+
+
+def read_image_bytes(data, name):
+    """A file's bytes -> what :func:`read_image` gives for the file ``name``; raises ImageDecodeError.
+
+    For readers that hold bytes rather than a local path (Apache Beam's file matches, object stores):
+    the same decoders and intensity policy, ``name`` only naming the file in errors.
+    """
+    import io
+
+    name = str(name)
+    if not data:
+        raise ImageDecodeError(name, "empty file (0 bytes)")
+    if name.lower().endswith(DICOM_EXTENSIONS) or bytes(data[128:132]) == b"DICM":
+        return _check_size(name, read_dicom(name, io.BytesIO(data)))
+    return _check_size(name, _read_pillow(name, io.BytesIO(data)))
 
 
 def bit_depth(path):

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from keras_cxr.data.decode import ImageDecodeError, read_image
+from keras_cxr.data.decode import ImageDecodeError, read_image, read_image_bytes
 from keras_cxr.data.decode import MIN_IMAGE_SIDE
 from keras_cxr.testing import (write_compressed_dicom, write_dicom, write_dicom_without_pixels, write_png,
                                write_png_claiming_size)
@@ -137,3 +137,26 @@ def test_eight_bit_content_in_sixteen_bits_and_full_sixteen_bits(tmp_path):
     np.testing.assert_allclose(read_image(tmp_path / "eight.png"), GRADIENT, atol=1 / 255)
     np.testing.assert_allclose(read_image(write_png(tmp_path / "full.png", GRADIENT, bits=16)), GRADIENT,
                                atol=1 / 65535)
+
+
+def test_bytes_decode_as_the_file_does(tmp_path):
+    """Beam and object-store readers hold bytes: the same pixels and the same refusals as from the path."""
+    rng = np.random.default_rng(1)
+    good = [write_png(tmp_path / "a.png", GRADIENT), write_png(tmp_path / "b16.png", GRADIENT, bits=16),
+            write_dicom(tmp_path / "c.dcm", (GRADIENT * 4095).astype(np.uint16), photometric="MONOCHROME1"),
+            write_dicom(tmp_path / "IM0002", rng.integers(0, 4096, (40, 40)), window=(2048, 1024))]
+    Image.fromarray((GRADIENT * 255).astype(np.uint8)).save(tmp_path / "d.jpg", quality=90)
+    for path in [*good, tmp_path / "d.jpg"]:
+        np.testing.assert_array_equal(read_image_bytes(path.read_bytes(), str(path)), read_image(path))
+    full = write_png(tmp_path / "full.png", GRADIENT).read_bytes()
+    (tmp_path / "truncated.png").write_bytes(full[: len(full) // 2])
+    (tmp_path / "notes.png").write_text("not an image")
+    (tmp_path / "empty.png").write_bytes(b"")
+    bad = [tmp_path / "truncated.png", tmp_path / "notes.png", tmp_path / "empty.png",
+           write_dicom_without_pixels(tmp_path / "header.dcm"), write_png(tmp_path / "tiny.png", GRADIENT[:4, :4])]
+    for path in bad:
+        with pytest.raises(ImageDecodeError) as from_file:
+            read_image(path)
+        with pytest.raises(ImageDecodeError) as from_bytes:
+            read_image_bytes(path.read_bytes(), str(path))
+        assert str(from_bytes.value) == str(from_file.value)

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from keras_cxr.data import transforms
-from keras_cxr.data.decode import read_image
+from keras_cxr.data.decode import read_image, read_image_bytes
 
 CONFIG_FILE = "preprocessing.json"
 
@@ -104,6 +104,10 @@ class ImageConverter:
     def __call__(self, path):
         """A file -> uint8 (image_size, image_size, 1): evaluation, explanation, prediction, export."""
         return self.convert_array(read_image(path))
+
+    def convert_bytes(self, data, name):
+        """A file's bytes -> the same uint8 view as ``self(name)`` (Beam and object-store readers hold bytes)."""
+        return self.convert_array(read_image_bytes(data, name))
 
     # -- persistence -------------------------------------------------------------------------------------
     def get_config(self):

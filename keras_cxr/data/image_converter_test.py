@@ -62,3 +62,12 @@ def test_geometry_of_training_crops_matches_evaluation(tmp_path):
     # Brightness/contrast jitter scale values, not sizes; flips and crops move the square, never resize it.
     assert width(training=False) == pytest.approx(24, abs=1)
     assert all(abs(width(training=True) - width(training=False)) <= 1 for _ in range(3))
+
+
+def test_bytes_give_the_view_the_file_gives(tmp_path):
+    from keras_cxr.testing import write_png
+
+    image = np.random.default_rng(2).random((70, 90)).astype(np.float32)
+    path = write_png(tmp_path / "x.png", image)
+    for converter in (ImageConverter(32, 40), ImageConverter(32, denoise="tv")):
+        np.testing.assert_array_equal(converter.convert_bytes(path.read_bytes(), str(path)), converter(path))

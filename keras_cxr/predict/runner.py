@@ -135,19 +135,31 @@ def score_batch(predictor, paths, conformal=None):
     probable class first): two or more classes flag an image the model cannot decide at that coverage.
     """
     images, good, errors = _read_batch(predictor.converter, paths)
-    scored = {}
-    if images:
-        probs = np.asarray(predictor.predict_uint8(np.stack(images)), np.float64)
-        sets = conformal[0].predict(probs, conformal[1]) if conformal else None
-        for i, (path, row) in enumerate(zip(good, probs)):
-            scored[str(path)] = {"path": str(path), "predicted": predictor.classes[int(row.argmax())],
-                                 "probabilities": {c: float(p) for c, p in zip(predictor.classes, row)}}
-            if sets is not None:
-                from keras_cxr.uncertainty.conformal import set_names
-
-                scored[str(path)]["set"] = set_names(sets[i], row, predictor.classes)
+    scored = {r["path"]: r for r in score_images(predictor, images, good, conformal)}
     failed = {e["path"]: e for e in errors}
     return [scored.get(str(p)) or failed[str(p)] for p in paths]
+
+
+def score_images(predictor, images, paths, conformal=None):
+    """Records for already-converted uint8 images (one model call), as :func:`score_batch` gives them.
+
+    Shared by :func:`score_batch` and the Beam handler (:mod:`keras_cxr.predict.beam`), so both runners
+    build the same records from the same probabilities.
+    """
+    if not len(images):
+        return []
+    probs = np.asarray(predictor.predict_uint8(np.stack(images)), np.float64)
+    sets = conformal[0].predict(probs, conformal[1]) if conformal else None
+    records = []
+    for i, (path, row) in enumerate(zip(paths, probs)):
+        record = {"path": str(path), "predicted": predictor.classes[int(row.argmax())],
+                  "probabilities": {c: float(p) for c, p in zip(predictor.classes, row)}}
+        if sets is not None:
+            from keras_cxr.uncertainty.conformal import set_names
+
+            record["set"] = set_names(sets[i], row, predictor.classes)
+        records.append(record)
+    return records
 
 
 def iter_predictions(model, paths, batch_size=DEFAULT_BATCH_SIZE, conformal=None):

@@ -20,6 +20,27 @@ COVERAGE = "0.9"
 
 
 @pytest.fixture(scope="module")
+def sensitive_run(tmp_path_factory):
+    """A 32 px resnet18 whose head is scaled so no probability saturates or ties: any changed pixel shows.
+
+    (At 40x an upside-down image scores within 2e-7 of the upright one; at 3x, 3e-3 or more apart.)
+    """
+    import keras
+
+    from keras_cxr.models import build_model
+
+    root = tmp_path_factory.mktemp("decisive")
+    keras.utils.set_random_seed(3)
+    model = build_model("resnet18", 4, input_shape=(32, 32, 3))
+    head = model.get_layer("classifier_predictions")
+    kernel, bias = head.get_weights()
+    head.set_weights([kernel * 3.0, bias])
+    model.save(root / "model.keras")
+    (root / "classes.json").write_text(json.dumps(["COVID-19", "Bacterial Pneumonia", "Viral Pneumonia", "Normal"]))
+    return root
+
+
+@pytest.fixture(scope="module")
 def xrays(tmp_path_factory):
     """50 files in one folder: 44 synthetic PNGs, 2 DICOMs, and 4 bad files, returned as (folder, bad names)."""
     from keras_cxr.data import generate_dataset
@@ -56,29 +77,36 @@ def _read_csv(pattern):
 
 
 @needs_beam
-def test_direct_runner_scores_as_predict_and_dead_letters_bad_files(calibrated_run, xrays, tmp_path, capsys):
-    folder, bad = xrays
-    run = str(calibrated_run / "run")
-    assert main(["predict", "--model", run, "--out", str(tmp_path / "local.csv"), "--conformal", COVERAGE,
-                 str(folder)]) == 1
-    prefix = tmp_path / "beam" / "preds"
-    assert main(["predict", "--runner", "beam", "--model", run, "--input", str(folder / "*"), "--output",
-                 str(prefix), "--conformal", COVERAGE, "--batch-size", "8", "--min-batch-size", "2",
-                 "--beam-options", "--runner=DirectRunner"]) == 1
-    assert "Scored 46 of 50 file(s)" in capsys.readouterr().out
-    local_header, local_rows = _read_csv(str(tmp_path / "local.csv"))
+def _compare(local_csv, prefix, extra_columns=0):
+    """Beam's rows against ``predict``'s: the same 50 paths, probabilities within 1e-5, the same other cells."""
+    local_header, local_rows = _read_csv(str(local_csv))
     header, rows = _read_csv(f"{prefix}-[0-9]*-of-*.csv")
-    assert header == local_header and header[-2:] == [f"set_{COVERAGE}", "error"]
+    assert header == local_header and header[-1] == "error"
     beam_rows, local_rows = {r[0]: r for r in rows}, {r[0]: r for r in local_rows}
-    assert len(rows) == len(beam_rows) == len(local_rows) == 50 and beam_rows.keys() == local_rows.keys()
-    probs = slice(1, len(header) - 3)
+    assert len(rows) == len(beam_rows) == len(local_rows) and beam_rows.keys() == local_rows.keys()
+    probs = slice(1, len(header) - 2 - extra_columns)
     for path, local in local_rows.items():
         row = beam_rows[path]
         if local[-1]:  # unreadable: the same reason, no probabilities
             assert row[1:] == local[1:], path
             continue
         np.testing.assert_allclose(np.float64(row[probs]), np.float64(local[probs]), atol=1e-5, err_msg=path)
-        assert row[-3:] == local[-3:], path  # predicted class, conformal set, empty error
+        assert row[probs.stop:] == local[probs.stop:], path  # predicted class, [conformal set,] empty error
+    return local_rows
+
+
+@needs_beam
+def test_direct_runner_scores_as_predict_and_dead_letters_bad_files(sensitive_run, xrays, tmp_path, capsys):
+    folder, bad = xrays
+    assert main(["predict", "--model", str(sensitive_run), "--out", str(tmp_path / "local.csv"), str(folder)]) == 1
+    prefix = tmp_path / "beam" / "preds"
+    assert main(["predict", "--runner", "beam", "--model", str(sensitive_run), "--input", str(folder / "*"),
+                 "--output", str(prefix), "--batch-size", "8", "--min-batch-size", "2",
+                 "--beam-options", "--runner=DirectRunner"]) == 1
+    assert "Scored 46 of 50 file(s)" in capsys.readouterr().out
+    local_rows = _compare(tmp_path / "local.csv", prefix)
+    top = [max(map(float, r[1:5])) for r in local_rows.values() if not r[-1]]
+    assert len(local_rows) == 50 and 0.3 < min(top) and max(top) < 0.9  # unsaturated: 1e-5 is a sharp test
     _, dead = _read_csv(f"{prefix}_errors-[0-9]*-of-*.csv")
     assert sorted(p.rsplit("/", 1)[-1] for p, _ in dead) == sorted(bad)
     assert {p: reason for p, reason in dead} == {p: r[-1] for p, r in local_rows.items() if r[-1]}
@@ -86,9 +114,22 @@ def test_direct_runner_scores_as_predict_and_dead_letters_bad_files(calibrated_r
 
 
 @needs_beam
-def test_beam_json_lines_and_refusals(calibrated_run, xrays, tmp_path, capsys):
+def test_calibrated_probabilities_and_conformal_sets_as_predict(calibrated_run, xrays, tmp_path):
     folder, _ = xrays
-    run, prefix = str(calibrated_run / "run"), str(tmp_path / "preds")
+    run, prefix = str(calibrated_run / "run"), tmp_path / "preds"
+    pattern = str(folder / "*_synth_*_000[0-2]_*.png")
+    local = sorted(str(p) for p in folder.glob("*_synth_*_000[0-2]_*.png"))
+    assert main(["predict", "--model", run, "--out", str(tmp_path / "local.csv"), "--conformal", COVERAGE,
+                 *local]) == 0
+    assert main(["predict", "--runner", "beam", "--model", run, "--input", pattern, "--output", str(prefix),
+                 "--conformal", COVERAGE]) == 0
+    assert len(_compare(tmp_path / "local.csv", prefix, extra_columns=1)) == len(local) > 10
+
+
+@needs_beam
+def test_beam_json_lines_and_refusals(sensitive_run, xrays, tmp_path, capsys):
+    folder, _ = xrays
+    run, prefix = str(sensitive_run), str(tmp_path / "preds")
     beam = ["predict", "--runner", "beam", "--model", run, "--output", prefix]
     assert main([*beam, "--input", str(folder / "scan_*.dcm"), "--output-format", "jsonl"]) == 0
     records = [json.loads(line) for shard in glob.glob(f"{prefix}-[0-9]*-of-*.jsonl") for line in open(shard)]

@@ -153,3 +153,23 @@ def test_missing_beam_names_the_extra(monkeypatch, tmp_path, capsys):
     assert main(["predict", "--runner", "beam", "--model", str(tmp_path / "run"), "--input", "x/*",
                  "--output", str(tmp_path / "p")]) == 2
     assert "pip install 'keras-cxr[beam]'" in capsys.readouterr().err
+
+
+@needs_beam
+def test_a_batch_the_model_fails_on_goes_to_the_dead_letters(sensitive_run, xrays, tmp_path, monkeypatch):
+    import keras_cxr.predict.beam as beam_module
+    from keras_cxr.predict.runner import score_images
+
+    def failing(predictor, images, paths, conformal=None):
+        if any(str(p).endswith("scan_0.dcm") for p in paths):
+            raise RuntimeError("out of memory")
+        return score_images(predictor, images, paths, conformal)
+
+    monkeypatch.setattr(beam_module, "score_images", failing)  # the in-memory DirectRunner runs in this process
+    folder, _ = xrays
+    summary = beam_module.run_beam_predictions(sensitive_run, str(folder / "scan_*.dcm"), str(tmp_path / "p"),
+                                               batch_size=1)
+    assert (summary["matched"], summary["scored"], summary["errors"], summary["missing"]) == (2, 1, 1, 0)
+    _, dead = _read_csv(summary["errors_output"])
+    assert [(p.rsplit("/", 1)[-1], reason) for p, reason in dead] == [
+        ("scan_0.dcm", "model call failed: RuntimeError('out of memory')")]

@@ -110,8 +110,8 @@ class DecodeImages(beam.DoFn if beam else object):
 
 def _failed_batch(failure):
     """RunInference's dead letter ``(batch, (type, repr, traceback))`` -> one error record per image."""
-    batch, (kind, message, _) = failure
-    reason = f"model call failed ({getattr(kind, '__name__', kind)}: {message})"
+    batch, (_, message, _) = failure  # message: the exception's repr, which names its type
+    reason = f"model call failed: {' '.join(str(message).split())}"
     return [{"path": path, "error": reason} for path, _ in batch]
 
 

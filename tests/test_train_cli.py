@@ -1,6 +1,7 @@
 """``keras-cxr train`` as a user runs it: the run directory, resume after SIGKILL, early clear errors."""
 
 import csv
+import importlib.util
 import json
 import os
 import signal
@@ -55,11 +56,13 @@ def test_two_epoch_run_writes_every_artifact(synth, tmp_path, capsys):
 
 
 @pytest.mark.slow  # tests/test_fault_injection.py kills training ten times; the default suite resumes in test_run_safety
-def test_resume_after_sigkill_logs_each_epoch_once(synth, tmp_path):
+@pytest.mark.parametrize("backend", ["tensorflow", pytest.param("jax", marks=pytest.mark.skipif(
+    importlib.util.find_spec("jax") is None, reason="JAX is installed by the dev extra"))])
+def test_resume_after_sigkill_logs_each_epoch_once(synth, tmp_path, backend):
     run = tmp_path / "run"
     command = [sys.executable, "-m", "keras_cxr.cli", "train", "--data", str(synth / "manifest.csv"),
                "--out", str(run), "--epochs", "4", *TINY]
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", KERAS_BACKEND=backend)
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     state = run / "state.json"
     deadline = time.time() + 240

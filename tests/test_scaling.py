@@ -1,0 +1,154 @@
+"""Training on any backend, on many devices: JAX (one device and data_parallel), tf.distribute, refusals."""
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from keras_cxr.testing import TINY_TRAINING
+
+NEEDS_JAX = pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is installed by the dev extra")
+# 16 train and 8 validation images, a global batch of 8: every batch splits 4 + 4 over two devices, so one
+# device and two see the same batches (a ragged last batch would be dropped by the distributed run only).
+# Compiled (JAX runs op by op slower than it compiles), and a small SGD step: on 16 images a BatchNorm
+# network amplifies float rounding (one device, compiled vs eager: 1% apart after two epochs at 1e-3).
+JAX_TINY = [o for o in TINY_TRAINING if not o.startswith(("training.batch_size", "training.run_eagerly"))] + [
+    "training.batch_size=8", "training.deterministic=true", "training.optimizer=sgd", "training.learning_rate=1e-4"]
+
+JAX_SCRIPT = r"""
+import json, os, sys
+import numpy as np
+import keras
+import jax
+import keras.src.backend.jax.trainer as jax_trainer
+from keras_cxr.models import load_model
+from keras_cxr.training import load_config, runtime, train
+from keras_cxr.training.config import ConfigError
+
+assert keras.backend.backend() == "jax" and jax.device_count() == 2, (keras.backend.backend(), jax.devices())
+data, out, overrides = sys.argv[1], sys.argv[2], sys.argv[3:]
+shards, place = [], jax_trainer._distribute_data
+
+
+def spy(batch, layouts=None):  # records how each batch a distributed fit receives lies on the devices
+    placed = place(batch, layouts)
+    shards.append([len(placed[0].sharding.device_set), [int(s.data.shape[0]) for s in placed[0].addressable_shards]])
+    return placed
+
+
+jax_trainer._distribute_data = spy
+report = {"history": {}}
+for name in ("default", "data_parallel"):
+    config = load_config(None, overrides + [f"training.distribution={name}", "training.epochs=2"])
+    report["history"][name] = train(config, data, os.path.join(out, name), verbose=0).history
+report["train_shards"] = len(shards)
+config = load_config(None, overrides + ["training.distribution=data_parallel", "training.epochs=3"])
+report["resumed"] = train(config, data, os.path.join(out, "data_parallel"), verbose=0).history
+report["shards"] = shards
+x = np.random.default_rng(0).random((3, 32, 32, 3), dtype=np.float32)
+np.save(os.path.join(out, "x.npy"), x)
+np.save(os.path.join(out, "jax.npy"), np.asarray(load_model(os.path.join(out, "data_parallel", "model.keras"))(x)))
+refusals = []
+for check in (lambda: runtime.get_strategy("mirrored"),
+              lambda: runtime.check_batch_size(runtime.get_strategy("data_parallel"), 5)):
+    try:
+        check()
+    except ConfigError as error:
+        refusals.append(str(error))
+report["refusals"] = refusals
+print("REPORT", json.dumps(report))
+"""
+
+
+def _tiny_split_data(root):
+    """A patient-level split trimmed to 16 train and 8 validation images."""
+    from keras_cxr.data import generate_dataset, split_manifest
+    from keras_cxr.data.manifest import Manifest
+
+    manifest = split_manifest(generate_dataset(root, per_class=8, size=48, seed=0), val=0.3, test=0.0, seed=0)
+    keep = {"train": 16, "val": 8}
+    records = []
+    for split, count in keep.items():
+        records += manifest.subset(split).records[:count]
+    trimmed = Manifest(records, manifest.classes, manifest.root, manifest.meta)
+    assert {s: len(trimmed.subset(s).records) for s in keep} == keep
+    trimmed.write(root / "split.csv")
+    return root / "split.csv"
+
+
+def _run_jax(script, *args):
+    env = dict(os.environ, KERAS_BACKEND="jax", TF_CPP_MIN_LOG_LEVEL="3",
+               XLA_FLAGS="--xla_force_host_platform_device_count=2")
+    result = subprocess.run([sys.executable, "-c", script, *map(str, args)], capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr[-4000:]
+    return result
+
+
+@NEEDS_JAX
+def test_jax_training_one_device_and_data_parallel(tmp_path):
+    """Under JAX: a run directory, the same losses on one device and two (each batch split 4 + 4), a resume,
+    and a .keras file TensorFlow loads and evaluates with the same outputs."""
+    data = _tiny_split_data(tmp_path / "data")
+    result = _run_jax(JAX_SCRIPT, data, tmp_path, *JAX_TINY)
+    report = json.loads(result.stdout.split("REPORT ", 1)[1])
+    one, two = (report["history"][n] for n in ("default", "data_parallel"))
+    assert [r["epoch"] for r in one] == [r["epoch"] for r in two] == [0, 1]
+    for key in ("loss", "val_loss"):
+        np.testing.assert_allclose([r[key] for r in two], [r[key] for r in one], rtol=1e-4, err_msg=key)
+    assert report["train_shards"] >= 2 * (2 + 1)  # 2 epochs x (2 train batches + 1 validation batch)
+    assert all(s == [2, [4, 4]] for s in report["shards"]), report["shards"]
+    assert [r["epoch"] for r in report["resumed"]] == [0, 1, 2] and report["resumed"][:2] == two
+    mirrored, odd = report["refusals"]
+    assert "needs the TensorFlow backend" in mirrored and "data_parallel" in mirrored
+    assert "training.batch_size=5" in odd and "multiple of the 2 devices" in odd
+
+    run = tmp_path / "data_parallel"
+    for name in ("model.keras", "state.json", "history.csv", "split.csv", "classes.json", "versions.json"):
+        assert (run / name).is_file(), name
+    assert any((run / "logs").rglob("*tfevents*"))
+    versions = json.loads((run / "versions.json").read_text())
+    assert versions["keras_backend"] == "jax" and versions["processes"] == 1 and len(versions["devices"]) == 2
+
+    from keras_cxr.evaluation import evaluate
+    from keras_cxr.models import load_model
+
+    x = np.load(tmp_path / "x.npy")
+    np.testing.assert_allclose(np.asarray(load_model(run / "model.keras")(x)), np.load(tmp_path / "jax.npy"),
+                               atol=1e-5)
+    metrics = evaluate(run, data, tmp_path / "eval", split="val", bootstrap_resamples=0, throughput=False)
+    assert 0.0 <= metrics["accuracy"] <= 1.0
+
+
+def test_unsupported_distributions_are_refused_with_the_way_out(synth, tmp_path, capsys):
+    from keras_cxr.cli import main
+    from keras_cxr.training import runtime
+    from keras_cxr.training.config import ConfigError
+
+    with pytest.raises(ConfigError, match="KERAS_BACKEND=jax"):
+        runtime.get_strategy("data_parallel")  # this process runs TensorFlow
+    args = ["train", "--data", str(synth / "manifest.csv"), "--out", str(tmp_path / "run"), *TINY_TRAINING]
+    assert main(args + ["training.distribution=multi_worker"]) == 2
+    err = capsys.readouterr().err
+    assert "MultiWorkerMirroredStrategy" in err and "data_parallel" in err
+    assert not (tmp_path / "run").exists()
+
+
+@NEEDS_JAX
+@pytest.mark.slow  # a TFLite conversion and its parity check after a JAX run
+def test_export_of_a_jax_run_converts_through_tensorflow(synth, tmp_path):
+    run, out = tmp_path / "run", tmp_path / "model.tflite"
+    env = dict(os.environ, KERAS_BACKEND="jax", TF_CPP_MIN_LOG_LEVEL="3")
+    cli = [sys.executable, "-m", "keras_cxr.cli"]
+    train = subprocess.run([*cli, "train", "--data", str(synth / "manifest.csv"), "--out", str(run), "--epochs", "1",
+                            *TINY_TRAINING], capture_output=True, text=True, env=env)
+    assert train.returncode == 0, train.stderr[-3000:]
+    assert json.loads((run / "versions.json").read_text())["keras_backend"] == "jax"
+    export = subprocess.run([*cli, "export", "--model", str(run), "--out", str(out)], capture_output=True, text=True,
+                            env=env)
+    assert export.returncode == 0, export.stderr[-3000:]
+    assert "exporting in a TensorFlow-backend process" in export.stderr
+    assert "top-1 agreement 100.0%" in export.stdout and out.is_file()

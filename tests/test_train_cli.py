@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from keras_cxr.cli import main
@@ -125,6 +126,17 @@ config = load_config(None, sys.argv[3:] + ["training.distribution=mirrored", "tr
 result = train(config, sys.argv[1], sys.argv[2], verbose=0)
 import keras_cxr.training.runtime as runtime
 print("REPLICAS", runtime.get_strategy("mirrored").num_replicas_in_sync, len(result.history))
+# The strategy's arithmetic with this Keras: a BatchNorm-free network loses the same on two replicas as on one
+# (keras_cxr's networks normalise over each replica's share of the batch, so theirs differ).
+import keras, numpy as np
+x = np.random.default_rng(0).random((64, 4), dtype=np.float32)
+data = tf.data.Dataset.from_tensor_slices((x, x @ np.float32([[1], [2], [-1], [0.5]]))).batch(16)
+for strategy in (tf.distribute.get_strategy(), runtime.get_strategy("mirrored")):
+    with strategy.scope():
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(1)])
+        model.compile(optimizer="adam", loss="mse")
+    print("LOSSES", model.fit(data, epochs=3, verbose=0).history["loss"])
 """
 
 
@@ -133,3 +145,6 @@ def test_mirrored_strategy_on_two_logical_cpus(synth, tmp_path):
                             capture_output=True, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
     assert result.returncode == 0, result.stderr[-3000:]
     assert "REPLICAS 2 1" in result.stdout
+    one, two = (json.loads(line.split(" ", 1)[1]) for line in result.stdout.splitlines() if line.startswith("LOSSES"))
+    assert one[0] != one[-1]
+    np.testing.assert_allclose(two, one, rtol=1e-5)

@@ -7,6 +7,7 @@ images per step, so the same config gives the same optimisation on any device co
 """
 
 import contextlib
+import functools
 import os
 import random
 
@@ -95,15 +96,22 @@ def _tf_strategy(name):
         return tf.distribute.get_strategy()
     if name == "mirrored":
         gpus = tf.config.list_logical_devices("GPU")
-        if gpus:
-            return tf.distribute.MirroredStrategy()
-        cpus = [d.name for d in tf.config.list_logical_devices("CPU")]
-        return tf.distribute.MirroredStrategy(devices=cpus)
+        return _mirrored(tuple(d.name for d in gpus or tf.config.list_logical_devices("CPU")))
     if name == "data_parallel":
         raise ConfigError("training.distribution=data_parallel uses keras.distribution, which Keras supports on the "
                           "JAX backend only: run with KERAS_BACKEND=jax, or use training.distribution=mirrored "
                           "for the GPUs of one machine under TensorFlow")
     raise ValueError(f"Unknown distribution {name!r}. Valid choices: default, mirrored, data_parallel")
+
+
+@functools.lru_cache(maxsize=None)
+def _mirrored(devices):
+    """One MirroredStrategy per process: a second one's all-reduces collide with the first's (TensorFlow 2.21,
+    Keras 3.15: "Shape mismatch in the collective instance"), so a second run in one process (crossval folds,
+    a notebook) failed; tests/test_train_cli.py trains twice."""
+    import tensorflow as tf
+
+    return tf.distribute.MirroredStrategy(devices=list(devices))
 
 
 def _data_parallel():

@@ -123,6 +123,46 @@ def test_jax_training_one_device_and_data_parallel(tmp_path):
     assert 0.0 <= metrics["accuracy"] <= 1.0
 
 
+TORCH_SCRIPT = r"""
+import os, sys
+import numpy as np
+import keras
+from keras_cxr.models import load_model
+from keras_cxr.training import load_config, runtime, train
+from keras_cxr.training.config import ConfigError
+
+assert keras.backend.backend() == "torch"
+data, out, overrides = sys.argv[1], sys.argv[2], sys.argv[3:]
+for epochs in (1, 2):  # the second call resumes from the first's checkpoint
+    history = train(load_config(None, overrides + [f"training.epochs={epochs}"]), data, os.path.join(out, "run"),
+                    verbose=0).history
+x = np.random.default_rng(0).random((3, 32, 32, 3), dtype=np.float32)
+np.save(os.path.join(out, "x.npy"), x)
+np.save(os.path.join(out, "torch.npy"), keras.ops.convert_to_numpy(load_model(os.path.join(out, "run", "model.keras"))(x)))
+try:
+    runtime.get_strategy("data_parallel")
+except ConfigError as error:
+    print("REFUSED", error)
+print("EPOCHS", [row["epoch"] for row in history])
+"""
+
+
+def test_torch_training_resumes_and_loads_under_tensorflow(synth, tmp_path):
+    """PyTorch is no dependency; where it is installed, keras-cxr train runs under it too (one device)."""
+    pytest.importorskip("torch")
+    env = dict(os.environ, KERAS_BACKEND="torch", TF_CPP_MIN_LOG_LEVEL="3")
+    result = subprocess.run([sys.executable, "-c", TORCH_SCRIPT, str(synth / "manifest.csv"), str(tmp_path),
+                             *TINY_TRAINING], capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert "EPOCHS [0, 1]" in result.stdout and "Resuming" in result.stderr
+    assert "needs KERAS_BACKEND=jax" in result.stdout
+    assert json.loads((tmp_path / "run" / "versions.json").read_text())["keras_backend"] == "torch"
+    from keras_cxr.models import load_model
+
+    np.testing.assert_allclose(np.asarray(load_model(tmp_path / "run" / "model.keras")(np.load(tmp_path / "x.npy"))),
+                               np.load(tmp_path / "torch.npy"), atol=1e-5)
+
+
 def test_unsupported_distributions_are_refused_with_the_way_out(synth, tmp_path, capsys):
     from keras_cxr.cli import main
     from keras_cxr.training import runtime

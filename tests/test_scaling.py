@@ -138,7 +138,8 @@ for epochs in (1, 2):  # the second call resumes from the first's checkpoint
                     verbose=0).history
 x = np.random.default_rng(0).random((3, 32, 32, 3), dtype=np.float32)
 np.save(os.path.join(out, "x.npy"), x)
-np.save(os.path.join(out, "torch.npy"), keras.ops.convert_to_numpy(load_model(os.path.join(out, "run", "model.keras"))(x)))
+model = load_model(os.path.join(out, "run", "model.keras"))
+np.save(os.path.join(out, "torch.npy"), keras.ops.convert_to_numpy(model(x)))
 try:
     runtime.get_strategy("data_parallel")
 except ConfigError as error:
@@ -233,8 +234,8 @@ def test_two_hosts_on_localhost_train_as_one(tmp_path):
                     KERAS_DISTRIBUTION_JOB_ADDRESSES=f"localhost:{port}", KERAS_DISTRIBUTION_NUM_PROCESSES="2")
 
     def command(i):
-        return [sys.executable, "-m", "keras_cxr.cli", "train", "--data", str(data), "--out", str(tmp_path / f"host{i}"),
-                *config]
+        return [sys.executable, "-m", "keras_cxr.cli", "train", "--data", str(data),
+                "--out", str(tmp_path / f"host{i}"), *config]
 
     for code, _, err in _start_hosts(command, env):
         assert code == 0, err[-3000:]

@@ -199,8 +199,9 @@ def _check_relations(config):
                           "(op by op, XLA's CPU all-reduce aborted here); set training.run_eagerly=false")
     if training["distribution"] == "multi_worker":
         raise ConfigError("training.distribution=multi_worker (tf.distribute.MultiWorkerMirroredStrategy) does not "
-                          "train Keras 3 models (https://github.com/keras-team/keras/issues/20585); train on several "
-                          "hosts with training.distribution=data_parallel and KERAS_BACKEND=jax (README, \"Scaling out\")")
+                          "train Keras 3 models (https://github.com/keras-team/keras/issues/20585); train on "
+                          "several hosts with training.distribution=data_parallel and KERAS_BACKEND=jax "
+                          "(README, \"Scaling out\")")
 
 
 def _check_monitor(monitor):

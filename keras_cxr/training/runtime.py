@@ -49,9 +49,8 @@ class KerasDistribution:
     current; the trainer builds the model and runs ``fit`` inside it.
     """
 
-    def __init__(self, distribution=None, processes=1):
+    def __init__(self, distribution=None):
         self.distribution = distribution
-        self.processes = processes
         self.num_replicas_in_sync = 1 if distribution is None else int(distribution.device_mesh.devices.size)
 
     def scope(self):
@@ -126,7 +125,7 @@ def _data_parallel():
                               "KERAS_DISTRIBUTION_PROCESS_ID: 0 on the coordinator, 1, 2, ... on the others)")
         keras.distribution.initialize()
     distribution = keras.distribution.DataParallel(devices=keras.distribution.list_devices())
-    return KerasDistribution(distribution, processes=jax.process_count())
+    return KerasDistribution(distribution)
 
 
 def environment_versions():

@@ -200,6 +200,8 @@ def train(config, data, run_dir, *, resume=False, overwrite=False, init_from=Non
     epoch (``resume=True`` insists that one exists); a different config is refused.
     ``init_from`` (a run directory or ``.keras`` file) starts a new run from trained
     weights; ``overwrite`` deletes a previous keras_cxr run first (never anything else).
+    Runs under the TensorFlow, JAX or PyTorch backend (``KERAS_BACKEND``), fed by tf.data on each;
+    ``training.distribution`` spreads it over devices (README, "Scaling out").
     """
     config = load_config(config) if isinstance(config, (str, Path)) else validate(config)
     if init_from is not None:

@@ -60,6 +60,13 @@ for check in (lambda: runtime.get_strategy("mirrored"),
     except ConfigError as error:
         refusals.append(str(error))
 report["refusals"] = refusals
+from keras_cxr.data.augment import PRESETS
+from keras_cxr.data.pipeline import make_dataset
+
+report["presets"] = [p for p in PRESETS if p != "randaugment"]  # tracing RandAugment under JAX takes 16 s
+for preset in report["presets"]:  # each recipe's augmentation runs in tf.data under JAX
+    images, _ = next(iter(make_dataset(data, "train", image_size=32, batch_size=4, augment=preset, cache=None)))
+    assert tuple(images.shape) == (4, 32, 32, 3), preset
 print("REPORT", json.dumps(report))
 """
 
@@ -105,6 +112,7 @@ def test_jax_training_one_device_and_data_parallel(tmp_path):
     mirrored, odd = report["refusals"]
     assert "needs the TensorFlow backend" in mirrored and "data_parallel" in mirrored
     assert "training.batch_size=5" in odd and "multiple of the 2 devices" in odd
+    assert "li_convnext" in report["presets"] and "cheng_dpn" in report["presets"]
 
     run = tmp_path / "data_parallel"
     for name in ("model.keras", "state.json", "history.csv", "split.csv", "classes.json", "versions.json"):

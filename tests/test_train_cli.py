@@ -1,6 +1,7 @@
 """``keras-cxr train`` as a user runs it: the run directory, resume after SIGKILL, early clear errors."""
 
 import csv
+import importlib.util
 import json
 import os
 import signal
@@ -9,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from keras_cxr.cli import main
@@ -55,11 +57,13 @@ def test_two_epoch_run_writes_every_artifact(synth, tmp_path, capsys):
 
 
 @pytest.mark.slow  # tests/test_fault_injection.py kills training ten times; the default suite resumes in test_run_safety
-def test_resume_after_sigkill_logs_each_epoch_once(synth, tmp_path):
+@pytest.mark.parametrize("backend", ["tensorflow", pytest.param("jax", marks=pytest.mark.skipif(
+    importlib.util.find_spec("jax") is None, reason="JAX is installed by the dev extra"))])
+def test_resume_after_sigkill_logs_each_epoch_once(synth, tmp_path, backend):
     run = tmp_path / "run"
     command = [sys.executable, "-m", "keras_cxr.cli", "train", "--data", str(synth / "manifest.csv"),
                "--out", str(run), "--epochs", "4", *TINY]
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", KERAS_BACKEND=backend)
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     state = run / "state.json"
     deadline = time.time() + 240
@@ -122,6 +126,17 @@ config = load_config(None, sys.argv[3:] + ["training.distribution=mirrored", "tr
 result = train(config, sys.argv[1], sys.argv[2], verbose=0)
 import keras_cxr.training.runtime as runtime
 print("REPLICAS", runtime.get_strategy("mirrored").num_replicas_in_sync, len(result.history))
+# The strategy's arithmetic with this Keras: a BatchNorm-free network loses the same on two replicas as on one
+# (keras_cxr's networks normalise over each replica's share of the batch, so theirs differ).
+import keras, numpy as np
+x = np.random.default_rng(0).random((64, 4), dtype=np.float32)
+data = tf.data.Dataset.from_tensor_slices((x, x @ np.float32([[1], [2], [-1], [0.5]]))).batch(16)
+for strategy in (tf.distribute.get_strategy(), runtime.get_strategy("mirrored")):
+    with strategy.scope():
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(1)])
+        model.compile(optimizer="adam", loss="mse")
+    print("LOSSES", model.fit(data, epochs=3, verbose=0).history["loss"])
 """
 
 
@@ -130,3 +145,6 @@ def test_mirrored_strategy_on_two_logical_cpus(synth, tmp_path):
                             capture_output=True, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
     assert result.returncode == 0, result.stderr[-3000:]
     assert "REPLICAS 2 1" in result.stdout
+    one, two = (json.loads(line.split(" ", 1)[1]) for line in result.stdout.splitlines() if line.startswith("LOSSES"))
+    assert one[0] != one[-1]
+    np.testing.assert_allclose(two, one, rtol=1e-5)

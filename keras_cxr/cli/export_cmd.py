@@ -18,7 +18,26 @@ def _points(value):
     return "n/a" if value is None else f"{value * 100:+.1f} points"
 
 
+def _through_tensorflow(args):
+    """Export builds a TensorFlow graph; a .keras file trained under JAX or PyTorch loads the same under TensorFlow."""
+    import os
+    import subprocess
+
+    import keras
+
+    print(f"keras-cxr export: the {keras.backend.backend()} backend cannot build the TensorFlow graph; exporting "
+          "in a TensorFlow-backend process", file=sys.stderr)
+    command = [sys.executable, "-m", "keras_cxr.cli", "export", "--model", args.model, "--format", args.format,
+               "--quantize", args.quantize, "--out", args.out]
+    command += ["--calibration-data", args.calibration_data] if args.calibration_data else []
+    return subprocess.run(command, env=dict(os.environ, KERAS_BACKEND="tensorflow")).returncode
+
+
 def run(args):
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return _through_tensorflow(args)
     from keras_cxr.export import export_model
     from keras_cxr.export.exporter import ExportError
     from keras_cxr.export.tflite import ConversionError

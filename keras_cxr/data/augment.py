@@ -49,11 +49,13 @@ class Augmentation:
         return ImageConverter(image_size, self.load_size)
 
     def __call__(self, images, training=True):
+        """Runs inside tf.data under every Keras backend: the layers switch to TensorFlow ops there, so the clip is
+        TensorFlow's too (``keras.ops`` would be JAX's under ``KERAS_BACKEND=jax``)."""
+        import tensorflow as tf
+
         for layer in self.layers:
             images = layer(images, training=training)
-        import keras
-
-        return keras.ops.clip(images, 0.0, 1.0)
+        return tf.clip_by_value(images, 0.0, 1.0)
 
 
 def _zhong2020(size, seeds):
@@ -135,9 +137,11 @@ def _li_convnext(size, seeds):
     """Li et al. 2023 (ConvNeXt-AT, section 2.2): flip, crop and padding: pad by 1/16 on each side, random crop back, flip."""
     from keras import layers
 
+    from keras_cxr.layers.zero_pad_images import ZeroPadImages
+
     pad = max(size // 16, 1)
     return size, [
-        layers.ZeroPadding2D(pad),
+        ZeroPadImages(pad),  # keras.layers.ZeroPadding2D, safe in tf.data under JAX and PyTorch
         layers.RandomCrop(size, size, seed=next(seeds)),
         layers.RandomFlip("horizontal", seed=next(seeds)),
     ]

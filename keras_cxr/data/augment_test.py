@@ -102,3 +102,15 @@ def test_zhong2020_script_in_the_tf_data_pipeline(tmp_path):
     test_view = spread(training=False)
     assert test_view.min() > 0.7  # centre 80 of 96 columns of a full 0-1 ramp
     assert (spread(training=True) <= 0.2 * test_view.max() + 0.02).all()
+
+
+def test_zero_pad_images_is_keras_zero_padding():
+    # li_convnext pads with keras_cxr's ZeroPadImages, which also runs in tf.data under JAX and PyTorch.
+    import keras
+
+    from keras_cxr.layers import ZeroPadImages
+
+    images = np.random.RandomState(0).rand(2, 8, 8, 3).astype(np.float32)
+    expected = np.asarray(keras.layers.ZeroPadding2D(3)(images))
+    np.testing.assert_array_equal(np.asarray(ZeroPadImages(3)(images)), expected)
+    assert ZeroPadImages.from_config(ZeroPadImages(3).get_config()).padding == 3

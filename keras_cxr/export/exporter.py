@@ -100,8 +100,14 @@ def export_model(model, out, format="tflite", quantize="none", calibration_data=
     Parity images are labelled (synthetic X-rays, or the calibration data's
     labels) and, where there are enough, other images than the calibration ones.
     """
+    import keras
+
     from keras_cxr.models.loading import LoadedModel, load_classifier
 
+    if keras.backend.backend() != "tensorflow":
+        raise ExportError(f"Export builds a TensorFlow graph and needs KERAS_BACKEND=tensorflow (this is "
+                          f"{keras.backend.backend()}); a .keras file loads the same under every backend, and "
+                          "keras-cxr export switches by itself")
     if format not in FORMATS:
         raise ValueError(f"Unknown export format {format!r}. Valid choices: {list(FORMATS)}")
     loaded = model if isinstance(model, LoadedModel) else load_classifier(model)

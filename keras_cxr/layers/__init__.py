@@ -20,6 +20,7 @@ from keras_cxr.layers.layer_scale import LayerScale
 from keras_cxr.layers.non_local import NonLocal
 from keras_cxr.layers.pointwise_dense import PointwiseDense
 from keras_cxr.layers.random_contrast_range import RandomContrastRange
+from keras_cxr.layers.zero_pad_images import ZeroPadImages
 from keras_cxr.layers.scale_fusion import ScaleAttentionFusion
 from keras_cxr.layers.squeeze_excite import SqueezeExcite
 from keras_cxr.layers.temperature import TemperatureScaling
@@ -40,6 +41,7 @@ __all__ = [
     "NonLocal",
     "PointwiseDense",
     "RandomContrastRange",
+    "ZeroPadImages",
     "ScaleAttentionFusion",
     "SqueezeExcite",
     "TemperatureScaling",

@@ -86,7 +86,9 @@ SCHEMA = {
         "jit_compile": Field((bool, str), "auto"),
         "run_eagerly": Field((bool,), False, doc="no graph tracing: for debugging and seconds-long runs on tiny data "
                                                  "(keras-cxr reproduce --quick), slower per step"),
-        "distribution": Field((str,), "default", choices=("default", "mirrored", "multi_worker")),
+        "distribution": Field((str,), "default", choices=("default", "mirrored", "data_parallel", "multi_worker"),
+                              doc="default: one device; mirrored: the GPUs of one machine (TensorFlow); "
+                                  "data_parallel: every device of one or several hosts (JAX); multi_worker: refused"),
         "seed": Field((int,), 0),
         "deterministic": Field((bool,), False),
     },
@@ -192,6 +194,14 @@ def _check_relations(config):
         raise ConfigError(f"training.jit_compile must be true, false or auto, got {training['jit_compile']!r}")
     if training["run_eagerly"] and training["jit_compile"] is True:
         raise ConfigError("training.run_eagerly=true cannot compile with XLA: set training.jit_compile=false")
+    if training["run_eagerly"] and training["distribution"] == "data_parallel":
+        raise ConfigError("training.run_eagerly=true is for debugging on one device: data_parallel runs compiled "
+                          "(op by op, XLA's CPU all-reduce aborted here); set training.run_eagerly=false")
+    if training["distribution"] == "multi_worker":
+        raise ConfigError("training.distribution=multi_worker (tf.distribute.MultiWorkerMirroredStrategy) does not "
+                          "train Keras 3 models (https://github.com/keras-team/keras/issues/20585); train on "
+                          "several hosts with training.distribution=data_parallel and KERAS_BACKEND=jax "
+                          "(README, \"Scaling out\")")
 
 
 def _check_monitor(monitor):

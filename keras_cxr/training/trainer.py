@@ -200,6 +200,8 @@ def train(config, data, run_dir, *, resume=False, overwrite=False, init_from=Non
     epoch (``resume=True`` insists that one exists); a different config is refused.
     ``init_from`` (a run directory or ``.keras`` file) starts a new run from trained
     weights; ``overwrite`` deletes a previous keras_cxr run first (never anything else).
+    Runs under the TensorFlow, JAX or PyTorch backend (``KERAS_BACKEND``), fed by tf.data on each;
+    ``training.distribution`` spreads it over devices (README, "Scaling out").
     """
     config = load_config(config) if isinstance(config, (str, Path)) else validate(config)
     if init_from is not None:
@@ -224,9 +226,9 @@ def _train_in(run_dir, config, data, state, verbose):
     classes = manifest.classes
     log.info("Data split:\n%s", format_counts(manifest))
     t = config["training"]
+    strategy = runtime.get_strategy(t["distribution"])  # first: a multi-host JAX run connects its hosts here
     runtime.set_seeds(t["seed"], t["deterministic"])
     runtime.set_precision(t["mixed_precision"])
-    strategy = runtime.get_strategy(t["distribution"])
     train_ds, val_ds, used = _datasets(config, manifest, run_dir, strategy)  # used: without skipped files
     steps_per_epoch = math.ceil(train_ds.num_examples / t["batch_size"])
     with strategy.scope():
@@ -238,7 +240,8 @@ def _train_in(run_dir, config, data, state, verbose):
     state["fingerprint"] = fingerprint(config)
     _write_run_files(run_dir, classes, manifest.meta.get("merged_classes", {}), train_ds.converter)
     if state["epoch"] < t["epochs"]:
-        _fit(model, train_ds, val_ds, weights, config, run_dir, state, verbose)
+        with runtime.fit_scope(strategy):
+            _fit(model, train_ds, val_ds, weights, config, run_dir, state, verbose)
     else:
         log.info("%s already finished %d epochs; nothing to train", run_dir, t["epochs"])
     return _result(run_dir, config, classes)
@@ -270,8 +273,10 @@ def _datasets(config, manifest, run_dir, strategy):
                   bad_file_report=run_dir / "bad_files.csv", converter=run_converter(config))
     cache = d["cache"]
     # Several replicas need equal shares of every batch (a ragged last batch fails inside
-    # tf.distribute's all-reduce), so multi-replica runs drop it, and say so for validation.
+    # tf.distribute's all-reduce, and JAX shards a batch only in equal parts), so multi-replica
+    # runs drop it, and say so for validation.
     ragged = strategy.num_replicas_in_sync > 1
+    runtime.check_batch_size(strategy, t["batch_size"])
     if ragged and len(val_manifest) % t["batch_size"]:
         get_logger().warning("Distributed run: the last %d validation image(s) are left out of per-epoch "
                              "validation (keras-cxr evaluate scores them all)", len(val_manifest) % t["batch_size"])

@@ -21,6 +21,7 @@ def test_help_lists_every_subcommand():
         assert command in out
 
 
+@pytest.mark.slow  # builds all 18 networks at full size (25 s); zoo_test builds each one small in the default suite
 def test_models_prints_every_model_with_params_and_input_size():
     from keras_cxr.models import list_models
 

@@ -25,19 +25,9 @@ def sensitive_run(tmp_path_factory):
 
     (At 40x an upside-down image scores within 2e-7 of the upright one; at 3x, 3e-3 or more apart.)
     """
-    import keras
+    from keras_cxr.testing import save_scaled_resnet18
 
-    from keras_cxr.models import build_model
-
-    root = tmp_path_factory.mktemp("decisive")
-    keras.utils.set_random_seed(3)
-    model = build_model("resnet18", 4, input_shape=(32, 32, 3))
-    head = model.get_layer("classifier_predictions")
-    kernel, bias = head.get_weights()
-    head.set_weights([kernel * 3.0, bias])
-    model.save(root / "model.keras")
-    (root / "classes.json").write_text(json.dumps(["COVID-19", "Bacterial Pneumonia", "Viral Pneumonia", "Normal"]))
-    return root
+    return save_scaled_resnet18(tmp_path_factory.mktemp("decisive"), head_scale=3.0)
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import pytest
 
 from keras_cxr.cli import main
 from keras_cxr.data import generate_dataset
-from keras_cxr.models import build_model
+from keras_cxr.testing import save_scaled_resnet18
 from keras_cxr.predict import Predictor, collect_paths, csv_columns, load_predictor, predict_paths, predict_to_csv
 
 CLASSES = ["COVID-19", "Bacterial Pneumonia", "Viral Pneumonia", "Normal"]
@@ -22,14 +22,7 @@ CLASSES = ["COVID-19", "Bacterial Pneumonia", "Viral Pneumonia", "Normal"]
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
     """A small network with decisive outputs (parity must not hinge on near-ties)."""
-    root = tmp_path_factory.mktemp("export")
-    keras.utils.set_random_seed(3)
-    model = build_model("resnet18", 4, input_shape=(32, 32, 3))
-    head = model.get_layer("classifier_predictions")
-    kernel, bias = head.get_weights()
-    head.set_weights([kernel * 40.0, bias])
-    model.save(root / "model.keras")
-    (root / "classes.json").write_text(json.dumps(CLASSES))
+    root = save_scaled_resnet18(tmp_path_factory.mktemp("export"), head_scale=40.0, classes=CLASSES)
     generate_dataset(root / "data", per_class=3, size=48, seed=1)
     return root
 

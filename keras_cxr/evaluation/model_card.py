@@ -76,10 +76,9 @@ def _json(path):
 
 
 def _model(folder, metrics):
-    from keras_cxr.models.loading import model_sha1
+    from keras_cxr.models.loading import model_sha1, read_classes
 
-    classes = _json(folder / "classes.json")
-    classes = classes.get("classes") if isinstance(classes, dict) else classes
+    classes = read_classes(folder / "classes.json") if (folder / "classes.json").is_file() else None
     model_file = Path(metrics["model"]["path"]) if metrics else folder / "model.keras"
     entry = {"path": str(folder), "classes": classes,
              "sha1": model_sha1(model_file) if model_file.is_file() else None}

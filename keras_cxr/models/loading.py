@@ -99,7 +99,17 @@ def read_calibration(model_path):
 
 
 def model_sha1(path):
-    """SHA-1 of a model file: ties a calibration to the weights it was fitted for."""
+    """SHA-1 of a model file: ties a calibration (and a model card) to the weights it was fitted for.
+
+    Read once per file version: evaluate and export ask for it several times (calibration, card).
+    """
+    path = Path(path).resolve()
+    stat = path.stat()
+    return _file_sha1(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=16)
+def _file_sha1(path, mtime_ns, size):
     import hashlib
 
     digest = hashlib.sha1()

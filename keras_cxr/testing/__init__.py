@@ -134,3 +134,25 @@ def write_paper_dataset(paper, root, per_class=8, size=48, seed=0):
                     else f"s{seed}_{number}_{index}.png")  # another seed: other patients
             write_png(directory / name, image)
     return root
+
+
+def save_scaled_resnet18(folder, head_scale, classes=("COVID-19", "Bacterial Pneumonia", "Viral Pneumonia", "Normal")):
+    """A 32 px resnet18 (seed 3) whose classifier weights are multiplied by ``head_scale``, saved with its classes.
+
+    The scale sets how decisive the untrained network is: large (40) for export parity that must not hinge
+    on near-ties, small (3) for probabilities that move with any changed pixel.
+    """
+    import json
+
+    import keras
+
+    from keras_cxr.models import build_model
+
+    keras.utils.set_random_seed(3)
+    model = build_model("resnet18", len(classes), input_shape=(32, 32, 3))
+    head = model.get_layer("classifier_predictions")
+    kernel, bias = head.get_weights()
+    head.set_weights([kernel * head_scale, bias])
+    model.save(folder / "model.keras")
+    (folder / "classes.json").write_text(json.dumps(list(classes)))
+    return folder

@@ -27,6 +27,7 @@ COMMANDS = {
     "explain": "keras_cxr.cli.explain_cmd",
     "export": "keras_cxr.cli.export_cmd",
     "predict": "keras_cxr.cli.predict_cmd",
+    "serve": "keras_cxr.cli.serve_cmd",
     "bench": "keras_cxr.cli.bench_cmd",
     "reproduce": "keras_cxr.cli.reproduce_cmd",
 }

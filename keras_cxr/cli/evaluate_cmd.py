@@ -2,7 +2,8 @@
 
 from keras_cxr.cli.argtypes import coverage_or_zero
 
-HELP = "Evaluate a trained model (run directory or .keras) on a manifest split: metrics, figures, report.md."
+HELP = ("Evaluate a trained model (run directory or .keras) on a manifest split: metrics, figures, report.md and "
+        "report.html with an image browser.")
 
 
 def add_parser(parser):
@@ -33,6 +34,9 @@ def add_parser(parser):
     parser.add_argument("--conformal", type=coverage_or_zero, default=0.95, metavar="COVERAGE",
                         help="for a calibrated run (keras-cxr calibrate): coverage of the conformal prediction sets "
                              "whose empirical coverage and size are reported (default 0.95; 0: none)")
+    parser.add_argument("--report-images", type=int, default=200, metavar="N",
+                        help="images in report.html's browser, misclassified first, each with a Grad-CAM overlay "
+                             "(default 200; 0: none; -1: every image)")
     parser.add_argument("--skip-bad", action="store_true",
                         help="score the readable images when some cannot be read; the others are listed with their "
                              "reasons in metrics.json, report.md and bad_files.csv (default: stop and list them)")
@@ -59,7 +63,8 @@ def run(args):
                        class_map=args.class_map, tta=args.tta, batch_size=args.batch_size,
                        bootstrap_resamples=args.bootstrap, group_by=args.group_by, allow_overlap=args.allow_overlap,
                        skip_bad=args.skip_bad, target_sensitivity=args.target_sensitivity,
-                       prevalences=args.prevalence, conformal=args.conformal or None)
+                       prevalences=args.prevalence, conformal=args.conformal or None,
+                       report_images=args.report_images)
     ci = metrics["bootstrap_95ci"]["accuracy"]
     interval = (f" (95% CI {100 * ci['lower']:.2f}-{100 * ci['upper']:.2f})"
                 if ci.get("lower") is not None and ci.get("upper") is not None else "")
@@ -89,5 +94,5 @@ def run(args):
               f"mean size {c['mean_set_size']:.2f}, {100 * c['singletons']:.1f}% single-class")
     if "operating_point" in metrics:
         print(describe_operating_point(metrics["operating_point"], args.positive_class))
-    print(f"Report: {args.out}/report.md")
+    print(f"Report: {args.out}/report.html (open it in a browser), {args.out}/report.md")
     return 0

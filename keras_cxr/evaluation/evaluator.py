@@ -76,7 +76,7 @@ def _device_name():
 
 def evaluate(model, data, out_dir, *, split="test", positive_class=None, class_map=None, tta=False,
              batch_size=32, bootstrap_resamples=1000, throughput=True, group_by=None, allow_overlap=False,
-             skip_bad=False, target_sensitivity=None, prevalences=(), conformal=0.95):
+             skip_bad=False, target_sensitivity=None, prevalences=(), conformal=0.95, report_images=200):
     """Evaluate ``model`` (run dir, ``.keras`` file or a LoadedModel) on ``data``; writes ``out_dir``.
 
     ``split=None`` scores every image (an external test set). Data without a split column is scored on
@@ -94,7 +94,9 @@ def evaluate(model, data, out_dir, *, split="test", positive_class=None, class_m
     ``temperature_scaling``) and, unless ``conformal`` is None, its prediction sets at that coverage
     (empirical coverage and set size overall, per class and per group in ``conformal``).
     Returns the metrics dict also written to ``metrics.json``; ``model_card.md``/``.json`` summarise it with
-    the run's recipe, data and calibration (:mod:`keras_cxr.evaluation.model_card`).
+    the run's recipe, data and calibration (:mod:`keras_cxr.evaluation.model_card`). ``report.html`` shows
+    ``report.md`` and the card in a browser, with up to ``report_images`` images (misclassified first) and
+    their Grad-CAM overlays (:mod:`keras_cxr.pages.image_browser`; 0: no image browser, -1: every image).
     """
     from keras_cxr.evaluation.groups import group_metrics, group_values
     from keras_cxr.evaluation.selection import check_training_overlap, run_split, select_images
@@ -155,7 +157,25 @@ def evaluate(model, data, out_dir, *, split="test", positive_class=None, class_m
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     write_report(metrics, out_dir / "report.md", _figures(metrics, y_true, probs, classes, out_dir))
     write_card(build_card(loaded.path, metrics), out_dir)
+    _write_page(out_dir, metrics, loaded, manifest, (y_true, probs, groups, sets), report_images)
     return metrics
+
+
+def _write_page(out_dir, metrics, loaded, manifest, scored, report_images):
+    """``report.html``: the report, its headline numbers, the model card and the image browser."""
+    from keras_cxr.evaluation.model_card import CARD_MD
+    from keras_cxr.pages.image_browser import browser_items
+    from keras_cxr.pages.report_page import evaluation_headline, evaluation_notes, write_report_page
+
+    y_true, probs, groups, sets = scored
+    browser = None
+    if report_images:
+        paths = [str(manifest.resolve(r)) for r in manifest.records]
+        browser = browser_items(loaded, paths, y_true, probs, groups=groups, sets=sets, limit=report_images)
+        browser["group_by"] = metrics.get("group_by")
+    return write_report_page(out_dir / "report.md", f"Evaluation of {loaded.name}",
+                             headline=evaluation_headline(metrics), notes=evaluation_notes(metrics), browser=browser,
+                             appendix=[("Model card", out_dir / CARD_MD)])
 
 
 def _operating_point(loaded, data, trained_on, class_map, positive_index, test, target, prevalences, batch_size,

@@ -257,3 +257,34 @@ def write_card(card, folder):
     write_text_atomic(folder / CARD_JSON, json.dumps(card, indent=2) + "\n")
     write_text_atomic(folder / CARD_MD, card_markdown(card))
     return folder / CARD_MD
+
+
+def current_card_files(loaded):
+    """``{file name: text}`` of the run's model card (``keras-cxr card``), or of a card built from the run alone.
+
+    ``loaded``: a :class:`~keras_cxr.models.loading.LoadedModel`. A saved card written for other weights or
+    another calibration is not used (a warning says so): exports and ``serve`` show what is true of this model.
+    """
+    from keras_cxr.evaluation.card_markdown import card_markdown
+
+    folder = Path(loaded.path).parent
+    if (folder / CARD_JSON).is_file() and (folder / CARD_MD).is_file():
+        saved = json.loads((folder / CARD_JSON).read_text())
+        if card_is_current(saved, loaded):
+            return {name: (folder / name).read_text() for name in (CARD_JSON, CARD_MD)}
+        from keras_cxr.utils.logging import get_logger
+
+        get_logger().warning("%s describes other weights or another calibration than %s; using a card built "
+                             "from the run alone (keras-cxr card RUN --evaluation EVAL to renew it)",
+                             folder / CARD_MD, loaded.path)
+    card = build_card(loaded.path)
+    return {CARD_JSON: json.dumps(card, indent=2) + "\n", CARD_MD: card_markdown(card)}
+
+
+def card_is_current(card, loaded):
+    """The card was written for these weights and this calibration (not before a retrain or a calibrate)."""
+    from keras_cxr.models.loading import model_sha1
+
+    calibration = card.get("calibration") or {}
+    return (card.get("model", {}).get("sha1") == model_sha1(loaded.path)
+            and calibration.get("temperature") == loaded.temperature)

@@ -81,3 +81,20 @@ def save_gallery(items, path, columns=4):
     figure.savefig(path, dpi=90)
     plt.close(figure)
     return Path(path)
+
+
+def blend_heatmap(image, heatmap, alpha=0.45, colormap="jet"):
+    """A gray [0, 1] image with a [0, 1] map over it in ``colormap``: float RGB (H, W, 3) in [0, 1].
+
+    The same picture as :func:`save_overlay`'s right panel, drawn with NumPy alone (no figure), so web
+    pages can make one per image cheaply. The map is resized to the image when the sizes differ.
+    """
+    from matplotlib import colormaps
+
+    from keras_cxr.explain.maps import resize_map
+
+    image = np.asarray(image, np.float32)
+    gray = image if image.ndim == 2 else image.mean(axis=-1)
+    heatmap = resize_map(np.asarray(heatmap, np.float32), gray.shape)
+    colours = colormaps[colormap](np.clip(heatmap, 0.0, 1.0))[..., :3]
+    return np.clip((1.0 - alpha) * gray[..., None] + alpha * colours, 0.0, 1.0).astype(np.float32)

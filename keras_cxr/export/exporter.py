@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from keras_cxr.export import parity as parity_module
+from keras_cxr.evaluation.model_card import current_card_files
 from keras_cxr.export.edge_graph import build_edge_model
 from keras_cxr.utils.outputs import replacing_dir, write_bytes_atomic, write_text_atomic
 
@@ -139,35 +140,7 @@ def export_model(model, out, format="tflite", quantize="none", calibration_data=
               "parity_overlaps_calibration": bool(overlap)}
     expected = (reference, _label_indices(names, loaded.classes), loaded.classes)
     write = _write_saved_model if format == "saved_model" else _write_tflite
-    return write(edge, out, quantize, images, check, expected, (labels, _model_card(loaded)), report)
-
-
-def _model_card(loaded):
-    """``{file name: text}`` of the run's model card (``keras-cxr card``), or of a card built from the run alone."""
-    from keras_cxr.evaluation.card_markdown import card_markdown
-    from keras_cxr.evaluation.model_card import CARD_JSON, CARD_MD, build_card
-
-    folder = Path(loaded.path).parent
-    if (folder / CARD_JSON).is_file() and (folder / CARD_MD).is_file():
-        saved = json.loads((folder / CARD_JSON).read_text())
-        if _card_is_current(saved, loaded):
-            return {name: (folder / name).read_text() for name in (CARD_JSON, CARD_MD)}
-        from keras_cxr.utils.logging import get_logger
-
-        get_logger().warning("%s describes other weights or another calibration than %s; the export gets a card "
-                             "built from the run alone (keras-cxr card RUN --evaluation EVAL to renew it)",
-                             folder / CARD_MD, loaded.path)
-    card = build_card(loaded.path)
-    return {CARD_JSON: json.dumps(card, indent=2) + "\n", CARD_MD: card_markdown(card)}
-
-
-def _card_is_current(card, loaded):
-    """The card was written for these weights and this calibration (not before a retrain or a calibrate)."""
-    from keras_cxr.models.loading import model_sha1
-
-    calibration = card.get("calibration") or {}
-    return (card.get("model", {}).get("sha1") == model_sha1(loaded.path)
-            and calibration.get("temperature") == loaded.temperature)
+    return write(edge, out, quantize, images, check, expected, (labels, current_card_files(loaded)), report)
 
 
 def _checked_report(report, expected, exported, size):

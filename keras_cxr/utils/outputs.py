@@ -95,12 +95,30 @@ def replacing_dir(path, kind):
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _umask():
+    """The process umask, read without changing it where Linux allows (os.umask sets it to read it)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_bytes_atomic(path, data):
-    """Write ``data`` to a temporary file beside ``path``, fsync, then rename it into place."""
+    """Write ``data`` to a temporary file beside ``path``, fsync, then rename it into place.
+
+    The file gets the permissions a plain ``open(path, "w")`` would (0666 less the umask), not the
+    owner-only 0600 of temporary files: reports and model cards are meant to be shared.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(tmp, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()

@@ -1,0 +1,84 @@
+(function () {
+  "use strict";
+  const data = JSON.parse(document.getElementById("browser-data").textContent);
+  const grid = document.getElementById("browser-grid");
+  const byId = (id) => document.getElementById(id);
+  const controls = ["filter-true", "filter-predicted", "filter-group", "filter-wrong", "sort"].map(byId).filter(Boolean);
+  const pct = (p) => (100 * p).toFixed(1) + "%";
+
+  function bars(probabilities, predicted) {
+    const box = document.createElement("div");
+    for (const [name, p] of Object.entries(probabilities)) {
+      const row = document.createElement("div");
+      row.className = "bar" + (name === predicted ? " top" : "");
+      row.innerHTML = '<span class="cls"></span><span class="track"><span class="fill"></span></span><span class="num"></span>';
+      row.querySelector(".cls").textContent = name;
+      row.querySelector(".fill").style.width = pct(p);
+      row.querySelector(".num").textContent = pct(p);
+      box.appendChild(row);
+    }
+    return box;
+  }
+
+  function open(item) {
+    byId("modal-title").textContent = item.name;
+    const verdict = item.correct ? "correct" : "MISCLASSIFIED";
+    let text = "true " + item.true + ", predicted " + item.predicted + " (" + pct(item.confidence) + "), " + verdict;
+    if (item.group !== null) text += "; group " + item.group;
+    if (item.set) text += "; conformal set {" + item.set.join(", ") + "}";
+    byId("modal-summary").textContent = text;
+    byId("modal-image").src = item.image;
+    const overlay = byId("modal-overlay");
+    overlay.hidden = !item.overlay;
+    byId("modal-overlay-caption").hidden = !item.overlay;
+    if (item.overlay) overlay.src = item.overlay;
+    const holder = byId("modal-bars");
+    holder.replaceChildren(bars(item.probabilities, item.predicted));
+    byId("modal-path").textContent = item.path;
+    byId("browser-modal").hidden = false;
+  }
+
+  function sorted(items) {
+    const mode = byId("sort").value;
+    const copy = items.slice();
+    if (mode === "errors") copy.sort((a, b) => (a.correct - b.correct) || (a.correct ? a.confidence - b.confidence : b.confidence - a.confidence));
+    if (mode === "confidence-asc") copy.sort((a, b) => a.confidence - b.confidence);
+    if (mode === "confidence-desc") copy.sort((a, b) => b.confidence - a.confidence);
+    if (mode === "name") copy.sort((a, b) => a.name.localeCompare(b.name));
+    return copy;
+  }
+
+  function draw() {
+    const want = {
+      true: byId("filter-true").value,
+      predicted: byId("filter-predicted").value,
+      group: byId("filter-group") ? byId("filter-group").value : "",
+      wrong: byId("filter-wrong").checked,
+    };
+    const shown = sorted(data.items.filter((it) =>
+      (!want.true || it.true === want.true) && (!want.predicted || it.predicted === want.predicted) &&
+      (!want.group || it.group === want.group) && (!want.wrong || !it.correct)));
+    grid.replaceChildren();
+    for (const item of shown) {
+      const cell = document.createElement("div");
+      cell.className = "thumb" + (item.correct ? "" : " wrong");
+      cell.dataset.true = item.true;
+      cell.dataset.predicted = item.predicted;
+      cell.innerHTML = '<img alt=""><div class="cap"><div class="name"></div><div class="pred"></div></div>';
+      cell.querySelector("img").src = item.thumbnail;
+      cell.querySelector(".name").textContent = item.name;
+      const pred = cell.querySelector(".pred");
+      pred.textContent = (item.correct ? "" : "true " + item.true + " → ") + item.predicted + " " + pct(item.confidence);
+      pred.className = "pred " + (item.correct ? "ok" : "bad");
+      cell.addEventListener("click", () => open(item));
+      grid.appendChild(cell);
+    }
+    byId("browser-count").textContent = shown.length + " shown";
+  }
+
+  controls.forEach((el) => el.addEventListener("change", draw));
+  byId("browser-close").addEventListener("click", () => { byId("browser-modal").hidden = true; });
+  byId("browser-modal").addEventListener("click", (e) => { if (e.target.id === "browser-modal") e.target.hidden = true; });
+  document.addEventListener("keydown", (e) => { if (e.key === "Escape") byId("browser-modal").hidden = true; });
+  draw();
+})();

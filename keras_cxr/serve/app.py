@@ -1,0 +1,113 @@
+"""``keras-cxr serve``: a local web page to try a model on your own X-rays.
+
+FastAPI (on Starlette) rather than Gradio: the page is one Jinja2 template
+with inline script and no assets from the internet (Gradio's front end loads
+fonts and a bundle, and a hospital network may have no way out), the same
+``/api/predict`` endpoint serves scripts (``curl -F file=@x.png``), and the
+whole server is a few small, maintained packages. Uploads live in memory for
+the request and are written nowhere unless ``save_dir`` is given.
+
+Every failure about an upload (not an image, a broken DICOM, too large) is a
+422 answer whose ``error`` names the file and the problem, which the page
+shows beside that file; nothing about a bad file is a server error.
+"""
+
+import datetime
+import json
+import re
+from pathlib import Path
+
+MAX_UPLOAD_MB = 64
+
+
+def create_app(service, *, save_dir=None, max_upload_mb=MAX_UPLOAD_MB):
+    """The FastAPI app serving ``service`` (a :class:`~keras_cxr.serve.service.ModelService`).
+
+    Routes: ``/`` the page, ``POST /api/predict`` (multipart field ``file``), ``/api/model``,
+    ``/model-card`` (the card as HTML), ``/healthz``.
+    """
+    from fastapi import FastAPI, File, UploadFile
+    from fastapi.responses import HTMLResponse, JSONResponse
+    from markupsafe import Markup
+
+    from keras_cxr import __version__
+    from keras_cxr.pages.render import markdown_html, render
+
+    app = FastAPI(title="keras-cxr serve", version=__version__, docs_url=None, redoc_url=None)  # docs pages load a CDN
+    save_dir = Path(save_dir) if save_dir else None
+    limit = int(max_upload_mb * 1024 * 1024)
+    card_html = Markup(markdown_html(service.card_markdown)) if service.card_markdown else None
+
+    @app.get("/", response_class=HTMLResponse)
+    def page():
+        return render("serve.html.j2", title=f"Try {service.name}", model=service.info(), card=card_html,
+                      max_upload_mb=max_upload_mb, saving=str(save_dir) if save_dir else None, version=__version__)
+
+    @app.get("/api/model")
+    def model_info():
+        return service.info()
+
+    @app.get("/model-card", response_class=HTMLResponse)
+    def model_card():
+        body = card_html or "<p>This model has no model card (keras-cxr card RUN writes one).</p>"
+        return f"<!DOCTYPE html><meta charset='utf-8'><title>Model card</title>{body}"
+
+    @app.get("/healthz")
+    def health():
+        return {"ok": True}
+
+    @app.post("/api/predict")
+    def predict(file: UploadFile = File(...)):
+        name = Path(file.filename or "upload").name
+        data = file.file.read(limit + 1)
+        if len(data) > limit:
+            return _refused(name, f"larger than the {max_upload_mb:g} MB limit (--max-upload-mb)", 413)
+        if not data:
+            return _refused(name, "the file is empty")
+        from keras_cxr.data.decode import ImageDecodeError
+
+        try:
+            result = service.analyse(data, name)
+        except ImageDecodeError as error:
+            return _refused(name, error.reason)
+        except Exception as error:  # a bug, not the file: still an answer the page can show, and logged
+            import logging
+
+            logging.getLogger("keras_cxr.serve").exception("analysing %s failed", name)
+            return _refused(name, f"could not be analysed ({type(error).__name__}: {error})", 500)
+        if save_dir is not None:
+            result["saved_to"] = str(_save_upload(save_dir, name, data, result))
+        return result
+
+    def _refused(name, reason, status=422):
+        return JSONResponse({"file": name, "error": f"{name}: {reason}"}, status_code=status)
+
+    return app
+
+
+def _save_upload(save_dir, name, data, result):
+    """The upload and its result (without the embedded pictures) under ``save_dir``, never over another file."""
+    save_dir.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", name) or "upload"
+    target = save_dir / f"{stamp}_{safe}"
+    target.write_bytes(data)
+    kept = {k: v for k, v in result.items() if k not in ("image", "model_input", "gradcam")}
+    target.with_name(target.name + ".json").write_text(json.dumps(kept, indent=2) + "\n")
+    return target
+
+
+def serve(model, host="127.0.0.1", port=8000, *, coverage=0.95, save_dir=None, max_upload_mb=MAX_UPLOAD_MB,
+          log=print):
+    """Load ``model`` and serve it until interrupted (uvicorn)."""
+    import uvicorn
+
+    from keras_cxr.serve.service import load_service
+
+    service = load_service(model, coverage=coverage)
+    app = create_app(service, save_dir=save_dir, max_upload_mb=max_upload_mb)
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        log(f"WARNING: listening on {host}: other machines on the network can send X-rays to this model and read "
+            "its answers. Uploads still stay on this machine.")
+    log(f"Serving {service.name} at http://{'[' + host + ']' if ':' in host else host}:{port}/ (Ctrl+C stops)")
+    uvicorn.run(app, host=host, port=port, log_level="warning")

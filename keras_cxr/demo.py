@@ -122,7 +122,8 @@ def run_demo(out, model=None, input_size=None, per_class=None, source_size=None,
                "export": {"size_bytes": export["size_bytes"], "parity": export["parity"]}}
     (out / "demo_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     write_demo_report(out, summary, manifest, metrics, explanation, export)
-    log(f"Done in {timings['total'] / 60:.1f} min. Report: {out / 'report.md'}")
+    log(f"Done in {timings['total'] / 60:.1f} min. Report: {out / 'report.html'} (open it in a browser), "
+        f"{out / 'report.md'}")
     return summary
 
 
@@ -149,7 +150,8 @@ def write_demo_report(out, summary, manifest, metrics, explanation, export):
         f"Test accuracy **{metrics['accuracy']:.1%}** (95% CI {metrics['bootstrap_95ci']['accuracy']['lower']:.1%} - "
         f"{metrics['bootstrap_95ci']['accuracy']['upper']:.1%}), macro-F1 {metrics['average']['macro']['f1']:.1%}, "
         f"macro ROC-AUC {metrics['roc_auc']['macro']:.3f}, COVID-19 sensitivity "
-        f"{metrics['positive_vs_rest']['recall']:.1%}. Full report: [evaluation/report.md](evaluation/report.md); "
+        f"{metrics['positive_vs_rest']['recall']:.1%}. Full report: [evaluation/report.html](evaluation/report.html) "
+        "(image browser with Grad-CAM; also [report.md](evaluation/report.md)); "
         "[metrics.json](evaluation/metrics.json), [predictions.csv](evaluation/predictions.csv).", "",
         "![confusion matrix](evaluation/confusion_matrix.png)", "",
         "## 4. Explanations", "",
@@ -162,7 +164,8 @@ def write_demo_report(out, summary, manifest, metrics, explanation, export):
     lines += [""]
     for method, path in explanation["galleries"].items():
         lines += [f"![{method} gallery]({Path(path).relative_to(out).as_posix()})", ""]
-    lines += ["Per-image overlays and raw maps: [explanations/](explanations/), "
+    lines += ["Per-image overlays and raw maps: [explanations/report.html](explanations/report.html), "
+              "[explanations/](explanations/), "
               "[summary.json](explanations/summary.json).", "",
               "## 5. Export", "",
               f"TFLite int8: [export/model_int8.tflite](export/model_int8.tflite) ({export['size_bytes'] / 1e6:.1f} MB), "
@@ -173,4 +176,24 @@ def write_demo_report(out, summary, manifest, metrics, explanation, export):
               f"keras-cxr predict --model {out / 'export' / 'model_int8.tflite'} {out / 'data' / 'images' / 'COVID-19'}",
               "```", ""]
     (out / "report.md").write_text("\n".join(lines))
+    from keras_cxr.pages.report_page import write_report_page
+
+    write_report_page(out / "report.md", "keras-cxr demo", headline=_headline(summary, metrics))
     return out / "report.md"
+
+
+def _headline(summary, metrics):
+    """``report.html``'s tiles: test accuracy and macro F1 with intervals, pointing game, export, time."""
+    from keras_cxr.pages.report_page import interval_tile
+
+    boot = metrics["bootstrap_95ci"]
+    tiles = [interval_tile("test accuracy", metrics["accuracy"], boot["accuracy"]),
+             interval_tile("macro F1", metrics["average"]["macro"]["f1"], boot["macro_f1"])]
+    for method, s in summary["pointing_game"].items():
+        tiles.append({"label": f"{method} pointing game", "value": f"{s['hit_rate']:.0%}",
+                      "detail": f"chance {s['mask_share']:.0%}"})
+    export = summary["export"]
+    tiles.append({"label": "TFLite int8", "value": f"{export['size_bytes'] / 1e6:.1f} MB",
+                  "detail": f"top-1 agreement with Keras {export['parity']['top1_agreement']:.0%}"})
+    tiles.append({"label": "total time", "value": f"{summary['timings_s']['total'] / 60:.1f} min", "detail": ""})
+    return tiles

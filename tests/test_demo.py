@@ -25,3 +25,18 @@ def test_demo_runs_end_to_end_and_links_only_existing_artifacts(tmp_path, capsys
     assert 0.0 <= summary["test_accuracy"] <= 1.0
     assert set(summary["pointing_game"]) == {"gradcam", "lime"}
     assert summary["export"]["parity"]["images"] > 0
+    _check_pages(out)
+
+
+def _check_pages(out):
+    """The demo's report.html and its evaluation's and explanations' pages: self-contained, every picture there."""
+    for page in (out / "report.html", out / "evaluation" / "report.html", out / "explanations" / "report.html"):
+        html = page.read_text()
+        sources = re.findall(r'<img\b[^>]*\bsrc="([^"]+)"', html)
+        assert sources, page
+        for source in sources:
+            assert source.startswith("data:image/") or (page.parent / source).is_file(), (page, source[:80])
+        assert not re.search(r'(src|href)="https?://', html), page
+    top = (out / "report.html").read_text()
+    assert 'href="evaluation/report.html"' in top and 'href="explanations/report.html"' in top
+    assert "test accuracy" in top  # the headline tiles

@@ -147,3 +147,23 @@ def _probe_section(probes):
 
 def _interval(entry):
     return "-" if entry.get("lower") is None else f"{entry['lower']:.3f}-{entry['upper']:.3f}"
+
+
+def headline(result):
+    """``report.html``'s tiles: images, findings, duplicate pairs across splits, the strongest confound."""
+    summary = result["duplicates"]["summary"]
+    across = sum(summary[k]["across_splits"] for k in ("exact", "near"))
+    tiles = [{"label": "images", "value": f"{result['images']:,}", "detail": f"{len(result['unreadable'])} unreadable"},
+             {"label": "findings", "value": str(len(findings(result))), "detail": "listed first below"},
+             {"label": "duplicates across splits", "value": str(across),
+              "detail": f"{summary['exact']['pairs']} identical, {summary['near']['pairs']} near pairs in all"}]
+    judged = [t for t in result["confounding"] if t["cramers_v"] is not None]
+    if judged:
+        worst = max(judged, key=lambda t: t["cramers_v"])
+        tiles.append({"label": f"label x {worst['column']}", "value": f"V = {worst['cramers_v']:.2f}",
+                      "detail": "Cramér's V (0: independent, 1: the group gives the label)"})
+    probes = result.get("shortcut_probes")
+    if probes:
+        tiles.append({"label": "shortcut probes", "value": "FLAGGED" if probes["verdict"]["flagged"] else "not flagged",
+                      "detail": probes["model"]})
+    return tiles

@@ -12,15 +12,16 @@ for data reasons: duplicates across splits, sources that equal classes
 - given a trained model, shortcut probes: does it encode the site, and does
   its accuracy survive hiding the lungs (:mod:`keras_cxr.audit.shortcuts`).
 
-It writes ``audit.json`` (everything), ``audit.md`` (the findings first) and a
-figure per table into the output folder.
+It writes ``audit.json`` (everything), ``audit.md`` (the findings first), a
+figure per table and ``report.html`` (the same, one self-contained page) into
+the output folder.
 """
 
 import json
 from pathlib import Path
 
 from keras_cxr.audit.confounding import confounding_table
-from keras_cxr.audit.report import plot_table, write_markdown
+from keras_cxr.audit.report import headline, plot_table, write_markdown
 from keras_cxr.data.duplicates import CANDIDATE_DISTANCE, MIN_SIMILARITY, find_duplicate_pairs
 from keras_cxr.data.integrity import scan_files
 from keras_cxr.data.manifest import load_any
@@ -67,6 +68,9 @@ def audit_dataset(data, out_dir, by=None, max_distance=CANDIDATE_DISTANCE, min_s
     figures = {table["column"]: plot_table(table, out_dir / f"label_by_{table['column']}.png") for table in tables}
     write_text_atomic(out_dir / "audit.json", json.dumps(result, indent=2) + "\n")
     write_markdown(result, figures, out_dir / "audit.md")
+    from keras_cxr.pages.report_page import write_report_page
+
+    write_report_page(out_dir / "audit.md", f"Data audit: {Path(str(data)).name}", headline=headline(result))
     return result
 
 

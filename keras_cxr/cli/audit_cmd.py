@@ -9,7 +9,7 @@ HELP = ("Audit a dataset before trusting its numbers: identical and near-duplica
 
 def add_parser(parser):
     parser.add_argument("--data", required=True, help="manifest CSV or image folder")
-    parser.add_argument("--out", required=True, help="folder for audit.json, audit.md and the figures")
+    parser.add_argument("--out", required=True, help="folder for audit.json, audit.md, report.html and the figures")
     parser.add_argument("--by", nargs="+", help="manifest columns to tabulate against the label "
                         "(default: source and population where the manifest has them)")
     parser.add_argument("--max-distance", type=int,
@@ -35,7 +35,7 @@ def run(args):
     result = audit_dataset(args.data, args.out, by=args.by, max_distance=distance, min_similarity=similarity,
                            progress=sys.stderr.isatty(), model=args.model, lung_masks=args.lung_masks)
     found = findings(result)
-    print(f"{result['images']} images audited; wrote {args.out}/audit.md and audit.json")
+    print(f"{result['images']} images audited; wrote {args.out}/report.html, audit.md and audit.json")
     probes = result.get("shortcut_probes")
     if probes:
         print(f"Shortcut probes of {probes['model']} on {probes['images']} images: {probes['verdict']['reason']}")

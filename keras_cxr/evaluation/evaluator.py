@@ -165,7 +165,8 @@ def _write_page(out_dir, metrics, loaded, manifest, scored, report_images):
     """``report.html``: the report, its headline numbers, the model card and the image browser."""
     from keras_cxr.evaluation.model_card import CARD_MD
     from keras_cxr.pages.image_browser import browser_items
-    from keras_cxr.pages.report_page import evaluation_headline, evaluation_notes, write_report_page
+    from keras_cxr.evaluation.report import caveats, headline
+    from keras_cxr.pages.report_page import write_report_page
 
     y_true, probs, groups, sets = scored
     browser = None
@@ -174,7 +175,7 @@ def _write_page(out_dir, metrics, loaded, manifest, scored, report_images):
         browser = browser_items(loaded, paths, y_true, probs, groups=groups, sets=sets, limit=report_images)
         browser["group_by"] = metrics.get("group_by")
     return write_report_page(out_dir / "report.md", f"Evaluation of {loaded.name}",
-                             headline=evaluation_headline(metrics), notes=evaluation_notes(metrics), browser=browser,
+                             headline=headline(metrics), notes=caveats(metrics), browser=browser,
                              appendix=[("Model card", out_dir / CARD_MD)])
 
 

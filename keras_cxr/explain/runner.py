@@ -17,6 +17,7 @@ from scipy.ndimage import binary_dilation
 from keras_cxr.data.decode import ImageDecodeError, is_image_file, read_image
 from keras_cxr.explain.maps import Explainer, map_to_image, prepare_input, resize_map
 from keras_cxr.explain.overlay import save_gallery, save_overlay, thumbnail
+from keras_cxr.explain.report import write_explain_report
 from keras_cxr.explain.pointing import default_tolerance, energy_inside, pointing_game_hit, summarize_pointing
 from keras_cxr.uncertainty import calibrated_probabilities
 
@@ -174,6 +175,8 @@ def explain_paths(model, inputs, out_dir, methods=("gradcam",), class_name=None,
                   batch_size=8, progress=None, **options):
     """Explain every image in ``inputs`` with each method; returns the summary written to ``summary.json``.
 
+    Also writes ``report.md`` and ``report.html`` (pointing game, galleries, every overlay to browse).
+
     Streams ``batch_size`` images at a time (see the module docstring), so the
     memory needed does not grow with the number of images.
     """
@@ -197,4 +200,5 @@ def explain_paths(model, inputs, out_dir, methods=("gradcam",), class_name=None,
             bar.close()
     summary = run.summary(out_dir)
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    write_explain_report(summary, out_dir)
     return summary

@@ -57,7 +57,7 @@ def browser_items(loaded, paths, y_true, probs, *, groups=None, sets=None, limit
     wrong = int(np.sum(np.asarray(probs).argmax(axis=1) != np.asarray(y_true)))
     return {"items": items, "shown": len(items), "total": len(y_true), "misclassified": wrong,
             "classes": classes, "groups": sorted({it["group"] for it in items if it["group"] is not None}),
-            "gradcam_note": note}
+            "gradcam_note": note, "has_truth": True, "group_by": None}
 
 
 def _explainer(loaded):

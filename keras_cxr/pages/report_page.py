@@ -53,36 +53,3 @@ def interval_tile(label, value, interval=None, percent=True):
     if interval and interval.get("lower") is not None:
         detail = f"95% CI {fmt(interval['lower'])} – {fmt(interval['upper'])}"
     return {"label": label, "value": fmt(value), "detail": detail}
-
-
-def evaluation_headline(metrics):
-    """Tiles for an evaluation: images, accuracy, macro F1, positive-class sensitivity, macro AUC, ECE."""
-    boot = metrics["bootstrap_95ci"]
-    tiles = [{"label": "images", "value": f"{metrics['num_images']:,}",
-              "detail": str(metrics["data"].get("selection") or "")},
-             interval_tile("accuracy", metrics["accuracy"], boot["accuracy"]),
-             interval_tile("macro F1", metrics["average"]["macro"]["f1"], boot["macro_f1"])]
-    if "positive_vs_rest" in metrics:
-        tiles.append(interval_tile(f"{metrics['positive_class']} sensitivity", metrics["positive_vs_rest"]["recall"],
-                                   boot.get("positive_sensitivity")))
-    tiles.append(interval_tile("macro ROC-AUC", metrics["roc_auc"]["macro"], percent=False))
-    scaling = metrics.get("temperature_scaling")
-    tiles.append(interval_tile("calibration error (ECE)", metrics["calibration"]["ece"], percent=False)
-                 | {"detail": f"temperature {scaling['temperature']:.2f}" if scaling else "uncalibrated"})
-    return tiles
-
-
-def evaluation_notes(metrics):
-    """What a reader must know before trusting the evaluation's numbers, as sentences (empty: nothing)."""
-    notes = []
-    overlap = metrics.get("training_overlap") or {}
-    if overlap.get("images_overlapping"):
-        notes.append(f"{overlap['images_overlapping']} of {overlap['images']} evaluated images share a patient or a "
-                     "file with the run's training split: these numbers overstate performance.")
-    if metrics.get("skipped_files"):
-        notes.append(f"{len(metrics['skipped_files'])} unreadable image(s) were left out (--skip-bad) and are not in "
-                     "these numbers.")
-    if (metrics.get("temperature_scaling") or {}).get("in_sample"):
-        notes.append("The calibration was fitted on these very images: its calibration error and conformal coverage "
-                     "here are in-sample.")
-    return notes

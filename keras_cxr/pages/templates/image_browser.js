@@ -2,12 +2,14 @@
   "use strict";
   const data = JSON.parse(document.getElementById("browser-data").textContent);
   const grid = document.getElementById("browser-grid");
+  if (data.has_truth === false) grid.classList.add("overlays");
   const byId = (id) => document.getElementById(id);
   const controls = ["filter-true", "filter-predicted", "filter-group", "filter-wrong", "sort"].map(byId).filter(Boolean);
   const pct = (p) => (100 * p).toFixed(1) + "%";
 
   function bars(probabilities, predicted) {
     const box = document.createElement("div");
+    if (!probabilities) return box;
     for (const [name, p] of Object.entries(probabilities)) {
       const row = document.createElement("div");
       row.className = "bar" + (name === predicted ? " top" : "");
@@ -22,12 +24,13 @@
 
   function open(item) {
     byId("modal-title").textContent = item.name;
-    const verdict = item.correct ? "correct" : "MISCLASSIFIED";
-    let text = "true " + item.true + ", predicted " + item.predicted + " (" + pct(item.confidence) + "), " + verdict;
-    if (item.group !== null) text += "; group " + item.group;
+    let text = "predicted " + item.predicted + " (" + pct(item.confidence) + ")";
+    if (item.true !== null) text = "true " + item.true + ", " + text + ", " + (item.correct ? "correct" : "MISCLASSIFIED");
+    if (item.group !== null) text += "; " + (data.group_by || "group") + " " + item.group;
     if (item.set) text += "; conformal set {" + item.set.join(", ") + "}";
     byId("modal-summary").textContent = text;
     byId("modal-image").src = item.image;
+    byId("modal-image").parentElement.querySelector("figcaption").textContent = item.overlay ? "X-ray" : "";
     const overlay = byId("modal-overlay");
     overlay.hidden = !item.overlay;
     byId("modal-overlay-caption").hidden = !item.overlay;
@@ -42,6 +45,7 @@
     const mode = byId("sort").value;
     const copy = items.slice();
     if (mode === "errors") copy.sort((a, b) => (a.correct - b.correct) || (a.correct ? a.confidence - b.confidence : b.confidence - a.confidence));
+    if (mode === "given") copy.sort((a, b) => a.index - b.index);
     if (mode === "confidence-asc") copy.sort((a, b) => a.confidence - b.confidence);
     if (mode === "confidence-desc") copy.sort((a, b) => b.confidence - a.confidence);
     if (mode === "name") copy.sort((a, b) => a.name.localeCompare(b.name));
@@ -49,11 +53,12 @@
   }
 
   function draw() {
+    const value = (id) => (byId(id) ? byId(id).value : "");
     const want = {
-      true: byId("filter-true").value,
-      predicted: byId("filter-predicted").value,
-      group: byId("filter-group") ? byId("filter-group").value : "",
-      wrong: byId("filter-wrong").checked,
+      true: value("filter-true"),
+      predicted: value("filter-predicted"),
+      group: value("filter-group"),
+      wrong: byId("filter-wrong") ? byId("filter-wrong").checked : false,
     };
     const shown = sorted(data.items.filter((it) =>
       (!want.true || it.true === want.true) && (!want.predicted || it.predicted === want.predicted) &&
@@ -61,15 +66,17 @@
     grid.replaceChildren();
     for (const item of shown) {
       const cell = document.createElement("div");
-      cell.className = "thumb" + (item.correct ? "" : " wrong");
+      cell.className = "thumb" + (item.correct === false ? " wrong" : "");
       cell.dataset.true = item.true;
       cell.dataset.predicted = item.predicted;
       cell.innerHTML = '<img alt=""><div class="cap"><div class="name"></div><div class="pred"></div></div>';
-      cell.querySelector("img").src = item.thumbnail;
+      const img = cell.querySelector("img");
+      img.loading = "lazy";
+      img.src = item.thumbnail;
       cell.querySelector(".name").textContent = item.name;
       const pred = cell.querySelector(".pred");
-      pred.textContent = (item.correct ? "" : "true " + item.true + " → ") + item.predicted + " " + pct(item.confidence);
-      pred.className = "pred " + (item.correct ? "ok" : "bad");
+      pred.textContent = (item.correct === false ? "true " + item.true + " → " : "") + item.predicted + " " + pct(item.confidence);
+      pred.className = "pred " + (item.correct === false ? "bad" : item.correct ? "ok" : "");
       cell.addEventListener("click", () => open(item));
       grid.appendChild(cell);
     }

@@ -71,7 +71,7 @@
       cell.dataset.predicted = item.predicted;
       cell.innerHTML = '<img alt=""><div class="cap"><div class="name"></div><div class="pred"></div></div>';
       const img = cell.querySelector("img");
-      img.loading = "lazy";
+      if (!item.thumbnail.startsWith("data:")) img.loading = "lazy";  // linked overlay files: load on scroll
       img.src = item.thumbnail;
       cell.querySelector(".name").textContent = item.name;
       const pred = cell.querySelector(".pred");

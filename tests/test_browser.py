@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from keras_cxr.cli import main
-from keras_cxr.testing.browser import browser_missing, serving, start_chromium
+from keras_cxr.testing.browser import browser_missing, serve_command, start_chromium
 
 pytestmark = pytest.mark.browser
 
@@ -126,7 +126,6 @@ def test_serve_page_shows_predict_probabilities_and_names_the_bad_file(chromium,
     from selenium.webdriver.support.ui import WebDriverWait
 
     from keras_cxr.predict import predict_paths
-    from keras_cxr.serve import create_app, load_service
 
     run = scaled_run / "run"
     good, bad = _upload_files(tmp_path)
@@ -138,7 +137,7 @@ def test_serve_page_shows_predict_probabilities_and_names_the_bad_file(chromium,
         expected = {row["path"].rsplit("/", 1)[-1]: row for row in csv.DictReader(handle)}
     records = {r["path"].rsplit("/", 1)[-1]: r for r in predict_paths(run, good, batch_size=1, conformal=0.95)}
 
-    with serving(create_app(load_service(run))) as url:
+    with serve_command(run) as url:
         chromium.get(url)
         assert "calibrated: temperature" in chromium.find_element("id", "model").text
         chromium.find_element("id", "files").send_keys("\n".join(str(p) for p in [*good, bad]))

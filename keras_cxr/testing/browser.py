@@ -1,4 +1,4 @@
-"""A real headless Chromium and a ``serve`` app on a loopback port, for the browser tests and the docs' screenshots.
+"""A real headless Chromium and ``keras-cxr serve`` on a loopback port, for the browser tests and docs' screenshots.
 
 Chromium and ChromeDriver come from the system (Debian: ``apt-get install chromium chromium-driver``; other
 paths through ``KERAS_CXR_CHROMIUM`` and ``KERAS_CXR_CHROMEDRIVER``), never downloaded: Selenium is given
@@ -8,8 +8,8 @@ background connections, no component updates) plus ``--no-sandbox`` for containe
 
 import contextlib
 import os
+import signal
 import socket
-import threading
 import time
 from pathlib import Path
 
@@ -53,21 +53,40 @@ def free_port():
 
 
 @contextlib.contextmanager
-def serving(app, timeout=60):
-    """Run an ASGI ``app`` with uvicorn on a free loopback port in a thread; yields its base URL."""
-    import uvicorn
+def serve_command(model, *options, timeout=180):
+    """``keras-cxr serve MODEL --port P`` in its own process on a free loopback port; yields the page's URL.
+
+    Waits for ``/healthz`` (model loaded), and stops the server (SIGINT, as Ctrl+C) on exit. Its output
+    goes to a log file whose tail is in the error when it does not come up.
+    """
+    import subprocess
+    import sys
+    import tempfile
+    import urllib.request
 
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + timeout
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError(f"uvicorn did not start on 127.0.0.1:{port}")
-        time.sleep(0.05)
+    url = f"http://127.0.0.1:{port}/"
+    log = tempfile.TemporaryFile()
+    process = subprocess.Popen([sys.executable, "-m", "keras_cxr.cli", "serve", str(model), "--port", str(port),
+                                *map(str, options)], stdout=log, stderr=subprocess.STDOUT)
     try:
-        yield f"http://127.0.0.1:{port}/"
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(url + "healthz", timeout=2):
+                    break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    log.seek(0)
+                    raise RuntimeError(f"keras-cxr serve did not come up on {url}:\n"
+                                       + log.read().decode(errors="replace")[-3000:])
+                time.sleep(0.25)
+        yield url
     finally:
-        server.should_exit = True
-        thread.join(timeout)
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()

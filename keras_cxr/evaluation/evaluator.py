@@ -172,8 +172,8 @@ def _write_page(out_dir, metrics, loaded, manifest, scored, report_images):
     browser = None
     if report_images:
         paths = [str(manifest.resolve(r)) for r in manifest.records]
-        browser = browser_items(loaded, paths, y_true, probs, groups=groups, sets=sets, limit=report_images)
-        browser["group_by"] = metrics.get("group_by")
+        browser = browser_items(loaded, paths, y_true, probs, groups=groups, group_by=metrics.get("group_by"),
+                                sets=sets, limit=report_images)
     return write_report_page(out_dir / "report.md", f"Evaluation of {loaded.name}",
                              headline=headline(metrics), notes=caveats(metrics), browser=browser,
                              appendix=[("Model card", out_dir / CARD_MD)])

@@ -34,11 +34,13 @@ def browser_order(y_true, probs, limit=BROWSER_IMAGES):
     return order if limit is None or limit < 0 else order[:limit]
 
 
-def browser_items(loaded, paths, y_true, probs, *, groups=None, sets=None, limit=BROWSER_IMAGES, gradcam=True):
+def browser_items(loaded, paths, y_true, probs, *, groups=None, group_by=None, sets=None, limit=BROWSER_IMAGES,
+                  gradcam=True):
     """``{"items": [...], "shown": n, "total": N, "misclassified": k, ...}`` for the page's browser.
 
     ``paths``/``y_true``/``probs`` (calibrated, as reported): one entry per evaluated image;
-    ``groups``: the ``--group-by`` value of each; ``sets``: boolean conformal sets (n, k) or None.
+    ``groups``: the ``--group-by`` value of each, ``group_by`` that column's name (the group filter's
+    label); ``sets``: boolean conformal sets (n, k) or None.
     Each item carries an embedded thumbnail and, with ``gradcam``, an overlay of the predicted class.
     """
     from keras_cxr.data.decode import read_image
@@ -57,7 +59,7 @@ def browser_items(loaded, paths, y_true, probs, *, groups=None, sets=None, limit
     wrong = int(np.sum(np.asarray(probs).argmax(axis=1) != np.asarray(y_true)))
     return {"items": items, "shown": len(items), "total": len(y_true), "misclassified": wrong,
             "classes": classes, "groups": sorted({it["group"] for it in items if it["group"] is not None}),
-            "gradcam_note": note, "has_truth": True, "group_by": None}
+            "group_by": group_by, "gradcam_note": note, "has_truth": True}
 
 
 def _explainer(loaded):

@@ -13,6 +13,7 @@ shows beside that file; nothing about a bad file is a server error.
 """
 
 import datetime
+import itertools
 import json
 import re
 from pathlib import Path
@@ -86,15 +87,30 @@ def create_app(service, *, save_dir=None, max_upload_mb=MAX_UPLOAD_MB):
 
 
 def _save_upload(save_dir, name, data, result):
-    """The upload and its result (without the embedded pictures) under ``save_dir``, never over another file."""
+    """The upload and its result (without the embedded pictures) under ``save_dir``, never over another file.
+
+    Names start with the time to the microsecond; both files are created exclusively, so two uploads of one
+    name within a clock tick (coarse clocks, concurrent requests) get ``-1``, ``-2``... instead of one
+    replacing the other, and an upload named ``x.json`` never takes the place of ``x``'s result.
+    """
     save_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
     safe = re.sub(r"[^A-Za-z0-9._-]", "_", name) or "upload"
-    target = save_dir / f"{stamp}_{safe}"
-    target.write_bytes(data)
     kept = {k: v for k, v in result.items() if k not in ("image", "model_input", "gradcam")}
-    target.with_name(target.name + ".json").write_text(json.dumps(kept, indent=2) + "\n")
-    return target
+    for attempt in itertools.count():
+        target = save_dir / (f"{stamp}-{attempt}_{safe}" if attempt else f"{stamp}_{safe}")
+        try:
+            with open(target, "xb") as handle:
+                handle.write(data)
+        except FileExistsError:
+            continue
+        try:
+            with open(target.with_name(target.name + ".json"), "x") as handle:
+                handle.write(json.dumps(kept, indent=2) + "\n")
+        except FileExistsError:
+            target.unlink()
+            continue
+        return target
 
 
 def serve(model, host="127.0.0.1", port=8000, *, coverage=0.95, save_dir=None, max_upload_mb=MAX_UPLOAD_MB,

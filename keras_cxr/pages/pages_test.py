@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from keras_cxr.pages.image_browser import THUMB_PX, browser_items, browser_order
+from keras_cxr.pages.render import markdown_html
 from keras_cxr.pages.report_page import write_report_page
 from keras_cxr.testing import write_png
 
@@ -89,7 +90,7 @@ def test_report_page_needs_no_network(report_dir):
         appendix=[("Model card", report_dir / "card.md")]).read_text()
     assert not re.search(r"""\b(?:src|href|action)\s*=\s*["']?\s*(?:https?:)?//""", html, re.I)
     assert not re.search(r"""url\(\s*["']?\s*(?:https?:)?//|@import""", html, re.I)
-    assert "<link" not in html and "<script src" not in html
+    assert not re.search(r'<link\b(?![^>]*href="data:)', html) and "<script src" not in html  # favicon: data:
 
 
 def test_report_title_is_shown_once_as_the_page_heading(report_dir):
@@ -221,3 +222,10 @@ def test_browser_items_limit_zero_and_the_page_it_makes(loaded_and_images, score
     data = json.loads(re.search(r'id="browser-data">(.*?)</script>', html, re.S).group(1))
     assert [item["index"] for item in data["items"]] == browser_order(y_true, probs, 2).tolist()
     assert data["items"][0]["overlay"] == browser["items"][0]["overlay"]
+
+
+def test_markdown_shows_raw_html_as_text():
+    """A file name or label that looks like HTML stays text: reports write paths into their Markdown."""
+    html = markdown_html("- `a.png`: <script>alert(1)</script>\n\n<img src=x onerror=alert(2)>.png\n")
+    assert "<script>" not in html and "<img" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "&lt;img src=x onerror=alert(2)&gt;.png" in html

@@ -62,10 +62,18 @@ def array_data_uri(image, fmt="JPEG", quality=85):
 
 
 def markdown_html(text):
-    """Markdown (the reports' ``.md``) as HTML, tables and fenced code included."""
+    """Markdown (the reports' ``.md``) as HTML, tables and fenced code included; raw HTML stays text.
+
+    Reports write file names, labels and column values into their Markdown; one that looks like a tag
+    (``<img src=x onerror=...>.png``) must show as text, not run. Python-Markdown passes raw HTML
+    through by design, so its two HTML readers are removed.
+    """
     import markdown
 
-    return markdown.markdown(text, extensions=["tables", "fenced_code", "sane_lists"], output_format="html")
+    converter = markdown.Markdown(extensions=["tables", "fenced_code", "sane_lists"], output_format="html")
+    converter.preprocessors.deregister("html_block")
+    converter.inlinePatterns.deregister("html")
+    return converter.convert(text)
 
 
 _IMG_SRC = re.compile(r'(<img\b[^>]*?\bsrc=")([^"]+)(")')

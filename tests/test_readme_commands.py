@@ -12,7 +12,6 @@ import re
 import shlex
 from pathlib import Path
 
-import pytest
 
 from keras_cxr.cli import main
 

@@ -163,7 +163,7 @@ def test_the_audit_passes_the_model_that_learned_the_lungs(audits):
 
 def test_lung_masks_from_a_folder_replace_the_box(audits):
     from keras_cxr.audit.shortcuts import shortcut_probes
-    from keras_cxr.data.manifest import load_any
+    from keras_cxr.data.sources import load_any
 
     _, _, boxed, folder = audits["clean"]
     manifest = load_any(folder / "data" / "split.csv")
@@ -193,7 +193,7 @@ def test_the_fill_is_one_grey_for_every_image_whatever_it_hides():
 
 def test_the_probes_refuse_images_the_model_trained_on(audits, tmp_path):
     from keras_cxr.audit.shortcuts import shortcut_probes
-    from keras_cxr.data.manifest import load_any
+    from keras_cxr.data.sources import load_any
 
     _, _, _, folder = audits["clean"]
     manifest = load_any(folder / "data" / "split.csv")

@@ -12,9 +12,9 @@ PAIRS_SHOWN = 50  # in audit.md; audit.json lists every pair
 
 def plot_table(table, path):
     """Label x group heat map: each group's label mix (columns sum to 1), counts in the cells."""
-    from keras_cxr.evaluation.figures import _pyplot, _save
+    from keras_cxr.utils.plotting import pyplot, save_figure
 
-    plt = _pyplot()
+    plt = pyplot()
     counts = np.asarray(table["counts"])
     share = counts / np.maximum(counts.sum(axis=0, keepdims=True), 1)
     groups, labels = table["groups"], table["labels"]
@@ -31,7 +31,7 @@ def plot_table(table, path):
         for j in range(len(groups)):
             axis.text(j, i, str(counts[i, j]), ha="center", va="center", fontsize=8,
                       color="white" if share[i, j] > 0.6 else "black")
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def findings(result):

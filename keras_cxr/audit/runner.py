@@ -24,7 +24,7 @@ from keras_cxr.audit.confounding import confounding_table
 from keras_cxr.audit.report import headline, plot_table, write_markdown
 from keras_cxr.data.duplicates import CANDIDATE_DISTANCE, MIN_SIMILARITY, find_duplicate_pairs
 from keras_cxr.data.integrity import scan_files
-from keras_cxr.data.manifest import load_any
+from keras_cxr.data.sources import load_any
 from keras_cxr.utils.outputs import write_text_atomic
 
 # Manifest columns tabulated against the label when present (the real-data manifests carry both).

@@ -20,7 +20,8 @@ from pathlib import Path
 
 from keras_cxr.crossval.folds import plan_folds
 from keras_cxr.crossval.table import fold_row, summarize_folds, write_tables
-from keras_cxr.data.manifest import Manifest, load_any, read_manifest
+from keras_cxr.data.manifest import Manifest, read_manifest
+from keras_cxr.data.sources import load_any
 from keras_cxr.utils.lock import LOCK_FILE, directory_lock
 from keras_cxr.utils.logging import get_logger
 from keras_cxr.utils.outputs import MARKER, mark_output_dir, write_text_atomic

@@ -13,7 +13,7 @@ import json
 import math
 from pathlib import Path
 
-from keras_cxr.utils.outputs import write_text_atomic
+from keras_cxr.utils.outputs import atomic_path, write_text_atomic
 
 CSV_COLUMNS = ("fold", "held_out", "images", "scored", "class_mix", "train_images", "val_images", "accuracy",
                "accuracy_ci_lower", "accuracy_ci_upper", "macro_f1", "macro_auc", "notes")
@@ -120,9 +120,7 @@ def write_tables(result, out_dir):
              "notes": "; ".join(r["notes"])} for r in result["folds"]]
     for stat in ("mean", "std"):
         rows.append({"fold": stat, **{k: result["summary"][k][stat] for k in AVERAGED}})
-    tmp = out_dir / ".crossval.csv.tmp"
-    with open(tmp, "w", newline="") as handle:
+    with atomic_path(out_dir / "crossval.csv") as tmp, open(tmp, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
-    tmp.replace(out_dir / "crossval.csv")

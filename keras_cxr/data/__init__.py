@@ -5,30 +5,56 @@
 >>> manifest = split_manifest(manifest, val=0.2, seed=0)
 >>> train = make_dataset(manifest, "train", image_size=224, augment="li_convnext")
 
-``make_dataset`` is imported lazily (it needs TensorFlow); everything else here
-is plain Python, NumPy, Pillow, pydicom and scikit-image.
+Every name is imported on first use (``make_dataset`` needs TensorFlow; the
+rest plain Python, NumPy, Pillow, pydicom, SciPy and scikit-image).
 """
 
-from keras_cxr.data import labels
-from keras_cxr.data.augment import PRESETS as AUGMENTATIONS
-from keras_cxr.data.augment import get_augmentation
-from keras_cxr.data.check import check_dataset
-from keras_cxr.data.decode import ImageDecodeError, read_image
-from keras_cxr.data.image_converter import ImageConverter
-from keras_cxr.data.integrity import BadFilesError, scan_files
-from keras_cxr.data.manifest import Manifest, format_counts, load_any, read_manifest
-from keras_cxr.data.preprocess import PreprocessOptions, preprocess_folder, preprocess_image
-from keras_cxr.data.sources import LAYOUTS, build_manifest
-from keras_cxr.data.splits import carve_validation, patient_folds, patient_leaks, split_manifest, subsample_train
-from keras_cxr.data.synthetic import generate_dataset, synthetic_cxr
+import importlib
+
+# name -> (module, attribute): imported on first use, so ``from keras_cxr.data.augment import PRESETS``
+# (the training config's schema) does not import SciPy, scikit-image and every adapter with it.
+_EXPORTS = {
+    "AUGMENTATIONS": ("keras_cxr.data.augment", "PRESETS"),
+    "get_augmentation": ("keras_cxr.data.augment", "get_augmentation"),
+    "check_dataset": ("keras_cxr.data.check", "check_dataset"),
+    "ImageDecodeError": ("keras_cxr.data.decode", "ImageDecodeError"),
+    "read_image": ("keras_cxr.data.decode", "read_image"),
+    "ImageConverter": ("keras_cxr.data.image_converter", "ImageConverter"),
+    "BadFilesError": ("keras_cxr.data.integrity", "BadFilesError"),
+    "scan_files": ("keras_cxr.data.integrity", "scan_files"),
+    "Manifest": ("keras_cxr.data.manifest", "Manifest"),
+    "format_counts": ("keras_cxr.data.manifest", "format_counts"),
+    "read_manifest": ("keras_cxr.data.manifest", "read_manifest"),
+    "make_dataset": ("keras_cxr.data.pipeline", "make_dataset"),
+    "PreprocessOptions": ("keras_cxr.data.preprocess", "PreprocessOptions"),
+    "preprocess_folder": ("keras_cxr.data.preprocess", "preprocess_folder"),
+    "preprocess_image": ("keras_cxr.data.preprocess", "preprocess_image"),
+    "LAYOUTS": ("keras_cxr.data.sources", "LAYOUTS"),
+    "build_manifest": ("keras_cxr.data.sources", "build_manifest"),
+    "load_any": ("keras_cxr.data.sources", "load_any"),
+    "carve_validation": ("keras_cxr.data.splits", "carve_validation"),
+    "patient_folds": ("keras_cxr.data.splits", "patient_folds"),
+    "patient_leaks": ("keras_cxr.data.splits", "patient_leaks"),
+    "split_manifest": ("keras_cxr.data.splits", "split_manifest"),
+    "subsample_train": ("keras_cxr.data.splits", "subsample_train"),
+    "generate_dataset": ("keras_cxr.data.synthetic", "generate_dataset"),
+    "synthetic_cxr": ("keras_cxr.data.synthetic", "synthetic_cxr"),
+}
 
 
 def __getattr__(name):
-    if name == "make_dataset":
-        from keras_cxr.data.pipeline import make_dataset
-
-        return make_dataset
+    if name == "labels":
+        return importlib.import_module("keras_cxr.data.labels")
+    if name in _EXPORTS:
+        module, attribute = _EXPORTS[name]
+        value = getattr(importlib.import_module(module), attribute)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module 'keras_cxr.data' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_EXPORTS) + ["labels"])
 
 
 __all__ = [

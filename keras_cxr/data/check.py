@@ -20,7 +20,8 @@ import numpy as np
 
 from keras_cxr.data.duplicates import find_duplicate_pairs
 from keras_cxr.data.integrity import scan_files
-from keras_cxr.data.manifest import DUPLICATE_PATHS, FILE_NAME_PATIENTS, format_counts, load_any
+from keras_cxr.data.manifest import DUPLICATE_PATHS, FILE_NAME_PATIENTS, format_counts
+from keras_cxr.data.sources import load_any
 
 REPORT_FILE = "check.txt"
 BAD_FILES = "bad_files.csv"

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from keras_cxr.data.decode import ImageDecodeError, bit_depth, is_dicom, read_image
 from keras_cxr.data.duplicates import fingerprint
+from keras_cxr.utils.outputs import write_text_atomic
 
 CACHE_VERSION = 2  # 2: FileInfo.fingerprint
 
@@ -82,12 +83,8 @@ def _load_cache(path):
 
 
 def _save_cache(path, files):
-    path = Path(path)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"version": CACHE_VERSION, "files": files}))
-        os.replace(tmp, path)
+        write_text_atomic(path, json.dumps({"version": CACHE_VERSION, "files": files}))
     except OSError:
         pass  # a read-only home only costs a re-scan next time
 

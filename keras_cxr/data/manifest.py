@@ -262,17 +262,3 @@ def format_counts(manifest):
     totals = [sum(table[s].values()) for s in table]
     lines.append("total".ljust(width) + "".join(f"{v:8d}" for v in totals) + f"{sum(totals):8d}")
     return "\n".join(lines)
-
-
-def load_any(source, classes=None, allow_duplicates=False):
-    """A manifest CSV, or a folder: ``DIR/manifest.csv`` if present, else a folder per class."""
-    source = Path(os.fspath(source))
-    if source.is_file():
-        return read_manifest(source, classes=classes, allow_duplicates=allow_duplicates)
-    if (source / "manifest.csv").is_file():
-        return read_manifest(source / "manifest.csv", classes=classes, allow_duplicates=allow_duplicates)
-    if source.is_dir():
-        from keras_cxr.data.sources import from_folders
-
-        return from_folders(source, classes=classes)
-    raise FileNotFoundError(f"No manifest or image folder at {source}")

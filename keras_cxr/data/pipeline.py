@@ -23,7 +23,8 @@ import tensorflow as tf
 
 from keras_cxr.data.augment import get_augmentation
 from keras_cxr.data.integrity import BadFilesError, scan_files, write_bad_file_report
-from keras_cxr.data.manifest import Manifest, load_any
+from keras_cxr.data.manifest import Manifest
+from keras_cxr.data.sources import load_any
 from keras_cxr.utils.logging import get_logger
 
 AUTOTUNE = tf.data.AUTOTUNE

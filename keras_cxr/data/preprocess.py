@@ -25,6 +25,7 @@ from keras_cxr.data import transforms
 from keras_cxr.data.decode import ImageDecodeError, is_image_file, read_image
 from keras_cxr.data.manifest import Manifest, read_manifest
 from keras_cxr.utils.logging import get_logger
+from keras_cxr.utils.outputs import atomic_path
 
 SETTINGS_FILE = "preprocess.json"
 ERRORS_FILE = "preprocess_errors.csv"
@@ -79,14 +80,8 @@ def _save_atomically(image, dst):
     The temporary name is no image name (``.NAME.png.PID.partial``), so a run killed mid-write leaves
     nothing that a folder layout or a resumed run would take for a finished image.
     """
-    dst = Path(dst)
-    tmp = dst.with_name(f".{dst.name}.{os.getpid()}{_PARTIAL}")
-    try:
+    with atomic_path(dst, suffix=_PARTIAL) as tmp:
         image.save(tmp, format="PNG")
-        os.replace(tmp, dst)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def _remove_partial_files(dst):
@@ -145,10 +140,8 @@ def _check_settings(src, dst, options, overwrite):
 
 def _write_settings(dst, record):
     """Record the settings before any image is written, so even an interrupted folder says how it was made."""
-    dst.mkdir(parents=True, exist_ok=True)
-    tmp = dst / f".{SETTINGS_FILE}{_PARTIAL}"
-    tmp.write_text(json.dumps(record, indent=2) + "\n")
-    os.replace(tmp, dst / SETTINGS_FILE)
+    with atomic_path(dst / SETTINGS_FILE, suffix=_PARTIAL) as tmp:
+        tmp.write_text(json.dumps(record, indent=2) + "\n")
 
 
 def preprocess_folder(src, dst, options=PreprocessOptions(), workers=None, progress=True, overwrite=False):

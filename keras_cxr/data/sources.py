@@ -7,13 +7,14 @@ reported in ``manifest.meta["excluded"]``, never dropped silently.
 """
 
 import csv
+import os
 import re
 from collections import Counter
 from pathlib import Path
 
 from keras_cxr.data import labels as L
 from keras_cxr.data.decode import is_image_file
-from keras_cxr.data.manifest import SPLITS, Manifest, note_file_name_patients
+from keras_cxr.data.manifest import SPLITS, Manifest, note_file_name_patients, read_manifest
 from keras_cxr.utils.logging import get_logger
 
 # How many skipped file names a warning shows and the manifest's meta keeps (the count is always whole).
@@ -472,3 +473,15 @@ def build_manifest(source, layout="folders", relabel=None, classes=None, **optio
         manifest = Manifest(manifest.records, _order({r["label"] for r in manifest.records}, classes, source),
                             manifest.root, manifest.meta)
     return manifest
+
+
+def load_any(source, classes=None, allow_duplicates=False):
+    """A manifest CSV, or a folder: ``DIR/manifest.csv`` if present, else a folder per class."""
+    source = Path(os.fspath(source))
+    if source.is_file():
+        return read_manifest(source, classes=classes, allow_duplicates=allow_duplicates)
+    if (source / "manifest.csv").is_file():
+        return read_manifest(source / "manifest.csv", classes=classes, allow_duplicates=allow_duplicates)
+    if source.is_dir():
+        return from_folders(source, classes=classes)
+    raise FileNotFoundError(f"No manifest or image folder at {source}")

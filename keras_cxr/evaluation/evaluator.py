@@ -4,7 +4,6 @@ import csv
 import json
 from pathlib import Path
 
-import numpy as np
 
 from keras_cxr.data.manifest import Manifest
 from keras_cxr.evaluation import figures

@@ -1,31 +1,14 @@
 """The evaluation's figures: confusion matrix, ROC curves, reliability diagram."""
 
-from pathlib import Path
 
 import numpy as np
 
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(figure, path):
-    plt = _pyplot()
-    path = Path(path)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(figure)
-    return path
+from keras_cxr.utils.plotting import pyplot, save_figure
 
 
 def plot_confusion_matrix(confusion, path):
     """Counts with the row-normalised share in each cell (rows = true class)."""
-    plt = _pyplot()
+    plt = pyplot()
     counts = np.asarray(confusion["counts"])
     share = np.asarray(confusion["normalized"])
     labels = confusion["labels"]
@@ -41,14 +24,14 @@ def plot_confusion_matrix(confusion, path):
         for j in range(len(labels)):
             axis.text(j, i, f"{counts[i, j]}\n{share[i, j]:.0%}", ha="center", va="center",
                       color="white" if share[i, j] > 0.5 else "black", fontsize=9)
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_roc_curves(y_true, probs, classes, auc, path):
     """One-versus-rest ROC curve per class, AUC in the legend."""
     from sklearn.metrics import roc_curve
 
-    plt = _pyplot()
+    plt = pyplot()
     figure, axis = plt.subplots(figsize=(5.5, 5))
     for i, name in enumerate(classes):
         truth = np.asarray(y_true) == i
@@ -60,15 +43,15 @@ def plot_roc_curves(y_true, probs, classes, auc, path):
     axis.set_ylabel("sensitivity")
     axis.set_title("ROC, one class versus the rest")
     axis.legend(loc="lower right", fontsize=8)
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_reliability(bins, ece, path):
     """Accuracy against confidence per bin, with the count of each bin."""
-    plt = _pyplot()
+    plt = pyplot()
     figure, axis = plt.subplots(figsize=(5.5, 5))
     _draw_reliability(axis, bins, f"Reliability diagram (ECE {ece:.3f})")
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_reliability_before_after(before, after, temperature, path):
@@ -76,11 +59,11 @@ def plot_reliability_before_after(before, after, temperature, path):
 
     ``before``/``after``: ``{"bins": ..., "ece": ...}`` as :func:`summarize` writes them.
     """
-    plt = _pyplot()
+    plt = pyplot()
     figure, axes = plt.subplots(1, 2, figsize=(10, 5), sharey=True)
     _draw_reliability(axes[0], before["bins"], f"Uncalibrated (ECE {before['ece']:.3f})")
     _draw_reliability(axes[1], after["bins"], f"Temperature {temperature:.2f} (ECE {after['ece']:.3f})")
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def _draw_reliability(axis, bins, title):
@@ -102,7 +85,7 @@ def _draw_reliability(axis, bins, title):
 
 def plot_group_metrics(by_group, column, path):
     """Accuracy (and positive-class sensitivity) per group with 95% bootstrap intervals, n in the labels."""
-    plt = _pyplot()
+    plt = pyplot()
     names = list(by_group)
     series = [("accuracy", "accuracy")]
     if any("positive_sensitivity" in v for v in by_group.values()):
@@ -123,4 +106,4 @@ def plot_group_metrics(by_group, column, path):
     axis.set_xlabel("value (95% bootstrap interval)")
     axis.set_title(f"Metrics by {column}")
     axis.legend(loc="lower right", fontsize=8)
-    return _save(figure, path)
+    return save_figure(figure, path)

@@ -108,7 +108,7 @@ def _recipe(folder):
 def _training_data(folder):
     """Images per split, class mix per split, and the label x source/population tables of ``split.csv``."""
     from keras_cxr.audit.confounding import confounding_table, describe
-    from keras_cxr.data.manifest import load_any
+    from keras_cxr.data.sources import load_any
 
     path = folder / "split.csv"
     if not path.is_file():

@@ -11,7 +11,8 @@ splits, and the failure Roberts et al. 2021 found in most COVID-19 models).
 
 from pathlib import Path
 
-from keras_cxr.data.manifest import Manifest, load_any
+from keras_cxr.data.manifest import Manifest
+from keras_cxr.data.sources import load_any
 
 SPLIT_FILE = "split.csv"
 SHOWN = 10

@@ -4,7 +4,7 @@ import pytest
 from keras_cxr.explain import METHODS, Explainer, explain_array, find_target_layer, spatial_layers
 from keras_cxr.explain.pointing import default_tolerance, energy_inside, pointing_game_hit, summarize_pointing
 from keras_cxr.models import build_model
-from keras_cxr.models.zoo_test import small_shape
+from keras_cxr.testing import small_shape
 
 
 @pytest.fixture(scope="module")

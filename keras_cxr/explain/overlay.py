@@ -12,17 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
+from keras_cxr.utils.plotting import pyplot
+
 OVERLAY_PX = 512  # longest side drawn in an overlay (its panels are ~350 px at 100 dpi)
 THUMBNAIL_PX = 256  # longest side kept per gallery item (a cell is 3 in at 90 dpi = 270 px)
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def thumbnail(image, max_side=THUMBNAIL_PX):
@@ -43,7 +36,7 @@ def thumbnail(image, max_side=THUMBNAIL_PX):
 
 def save_overlay(image, heatmap, path, title, mask=None, alpha=0.45):
     """The X-ray beside the X-ray with the map over it (colour bar), titled with the prediction."""
-    plt = _pyplot()
+    plt = pyplot()
     image, heatmap = thumbnail(image, OVERLAY_PX), thumbnail(heatmap, OVERLAY_PX)
     if mask is not None:
         mask = thumbnail(np.asarray(mask, np.float32), OVERLAY_PX)
@@ -68,7 +61,7 @@ def save_overlay(image, heatmap, path, title, mask=None, alpha=0.45):
 
 def save_gallery(items, path, columns=4):
     """A grid of (image, heatmap, caption) overlays in one PNG (thumbnails are enough, see :func:`thumbnail`)."""
-    plt = _pyplot()
+    plt = pyplot()
     rows = max(1, int(np.ceil(len(items) / columns)))
     figure, axes = plt.subplots(rows, columns, figsize=(3 * columns, 3.2 * rows), squeeze=False)
     for axis in axes.ravel():

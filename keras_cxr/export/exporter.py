@@ -53,7 +53,7 @@ def _labelled_images(source, converter, limit, seed, exclude_calibration=False):
         views = [converter.convert_array(synthetic_cxr(label, size=max(converter.load_size, 64), seed=[seed, i])[0])
                  for i, label in enumerate(labels)]
         return np.stack(views), labels, False
-    from keras_cxr.data.manifest import load_any
+    from keras_cxr.data.sources import load_any
 
     manifest = load_any(source)
     chosen = calibration = _spread(manifest.records, CALIBRATION_IMAGES)

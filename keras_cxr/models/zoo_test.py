@@ -5,21 +5,13 @@ import pytest
 import keras
 
 from keras_cxr.models import build_model, get_spec, list_models, load_model
+from keras_cxr.testing import small_shape
 
 REQUIRED = {
     "convnext_tiny", "convnext_at", "vgg80_multibranch", "dpn68", "dpn92", "dpn131", "dpn92_se",
     "resnet18", "resnet50", "resnet101", "resnet50_fpn_attention", "densenet121", "densenet201",
     "covid_densenet", "mobilenet", "efficientnet_b0", "vgg16", "inception_v3",
 }
-# Small inputs keep the suite fast; each is valid for its network.
-SMALL = {"inception_v3": 96, "vgg80_multibranch": 32}
-
-
-def small_shape(name, channels=3):
-    size = SMALL.get(name, 64)
-    return (size, size, channels)
-
-
 def test_every_required_model_is_registered():
     assert REQUIRED <= set(list_models())
 

@@ -81,7 +81,7 @@ def load_predictor(model):
 
 def _manifest_paths(csv_path):
     """The image paths a manifest CSV lists, resolved against the manifest's folder."""
-    from keras_cxr.data.manifest import load_any
+    from keras_cxr.data.sources import load_any
 
     manifest = load_any(csv_path)
     return [manifest.resolve(record) for record in manifest.records]

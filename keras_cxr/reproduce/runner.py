@@ -68,7 +68,7 @@ def quick_subset(manifest, per_class=QUICK_IMAGES_PER_CLASS):
 
 def read_data(protocol, data, layout=None):
     """A manifest CSV as it is; a folder through ``layout`` (default: the paper's dataset layout)."""
-    from keras_cxr.data.manifest import load_any
+    from keras_cxr.data.sources import load_any
     from keras_cxr.data.sources import build_manifest
 
     path = Path(data)

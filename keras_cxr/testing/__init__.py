@@ -156,3 +156,13 @@ def save_scaled_resnet18(folder, head_scale, classes=("COVID-19", "Bacterial Pne
     model.save(folder / "model.keras")
     (folder / "classes.json").write_text(json.dumps(list(classes)))
     return folder
+
+
+# The smallest input each network accepts that keeps the suite fast (64 px unless listed).
+SMALL_INPUT_SIZES = {"inception_v3": 96, "vgg80_multibranch": 32}
+
+
+def small_shape(name, channels=3):
+    """A small valid (height, width, channels) input for registered model ``name``, for quick tests."""
+    size = SMALL_INPUT_SIZES.get(name, 64)
+    return (size, size, channels)

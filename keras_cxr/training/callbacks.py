@@ -20,14 +20,13 @@ checkpoint and best model stay as they were (``nonfinite`` says where it happene
 """
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import keras
 
 from keras_cxr.training.curves import plot_training_curves, write_history_csv
-from keras_cxr.utils.outputs import write_text_atomic
+from keras_cxr.utils.outputs import atomic_path, write_text_atomic
 
 STATE_FILE = "state.json"
 BEST_MODEL = "model.keras"
@@ -108,6 +107,5 @@ class RunCheckpoint(keras.callbacks.Callback):
         plot_training_curves(history, self.run_dir / "training_curves.png", title=self.title)
 
     def _save(self, path):
-        tmp = path.with_name(path.stem + ".tmp.keras")
-        self.model.save(tmp)
-        os.replace(tmp, path)
+        with atomic_path(path, suffix=".keras") as tmp:  # Keras insists on the extension
+            self.model.save(tmp)

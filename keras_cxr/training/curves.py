@@ -3,6 +3,8 @@
 import csv
 from pathlib import Path
 
+from keras_cxr.utils.outputs import atomic_path
+
 
 def write_history_csv(history, path):
     """One row per epoch (``epoch`` first), every logged metric a column."""
@@ -10,23 +12,19 @@ def write_history_csv(history, path):
     for row in history:
         columns.extend(k for k in row if k not in columns)
     path = Path(path)
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "w", newline="") as handle:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns)
         writer.writeheader()
         for row in history:
             writer.writerow({k: row.get(k, "") for k in columns})
-    tmp.replace(path)
     return path
 
 
 def plot_training_curves(history, path, title=None):
     """Loss and accuracy (train and validation) against epoch, saved as PNG."""
-    import matplotlib
+    from keras_cxr.utils.plotting import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     epochs = [row["epoch"] + 1 for row in history]
     panels = [("loss", "Loss"), ("accuracy", "Accuracy")]
     figure, axes = plt.subplots(1, len(panels), figsize=(10, 4))
@@ -43,8 +41,7 @@ def plot_training_curves(history, path, title=None):
         figure.suptitle(title)
     figure.tight_layout()
     path = Path(path)
-    tmp = path.with_suffix(".tmp.png")
-    figure.savefig(tmp, dpi=110)
+    with atomic_path(path, suffix=".png") as tmp:
+        figure.savefig(tmp, dpi=110)
     plt.close(figure)
-    tmp.replace(path)
     return path

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import yaml
 
-from keras_cxr.data.manifest import format_counts, load_any
+from keras_cxr.data.manifest import format_counts
+from keras_cxr.data.sources import load_any
 from keras_cxr.data.splits import split_manifest
 from keras_cxr.errors import TrainingError
 from keras_cxr.training import recipe, runtime

@@ -108,6 +108,24 @@ def _umask():
     return mask
 
 
+@contextlib.contextmanager
+def atomic_path(path, suffix=".tmp"):
+    """Yield a hidden temporary path beside ``path`` (``.NAME.PID<suffix>``); rename it onto ``path`` on success.
+
+    For writers that want a file name rather than bytes (``model.save``, ``Image.save``, ``csv``): a
+    process killed mid-write leaves the old file or the new one, never half of one, and the temporary
+    file is removed when the block raises. ``suffix`` keeps an extension a writer insists on (``.keras``).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}{suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def write_bytes_atomic(path, data):
     """Write ``data`` to a temporary file beside ``path``, fsync, then rename it into place.
 
@@ -134,5 +152,5 @@ def write_text_atomic(path, text):
     return write_bytes_atomic(path, text.encode("utf-8"))
 
 
-__all__ = ["MARKER", "OutputDirectoryError", "check_removable", "is_marked", "mark_output_dir",
+__all__ = ["MARKER", "OutputDirectoryError", "atomic_path", "check_removable", "is_marked", "mark_output_dir",
            "remove_output_dir", "replacing_dir", "write_bytes_atomic", "write_text_atomic"]

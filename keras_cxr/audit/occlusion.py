@@ -12,7 +12,7 @@ edges that a model reads as findings).
 
 import numpy as np
 
-from keras_cxr.data.decode import is_image_file, read_image
+from keras_cxr.data.decode import images_below, read_image
 
 # Lung fields when no masks are given: rows 15-85% and columns 12-88% of the model's view. Measured on 200
 # synthetic patients as posed by the generator: 99.8% of their lung pixels inside (the worst patient 93.9%);
@@ -46,14 +46,11 @@ def border_mask(size, fraction=BORDER):
 
 def mask_index(folder):
     """``{file stem: mask file}`` below ``folder``; a stem found twice is an error (which mask is meant?)."""
-    from pathlib import Path
-
     index = {}
-    for path in sorted(Path(folder).rglob("*")):
-        if path.is_file() and is_image_file(path):
-            if path.stem in index:
-                raise ValueError(f"--lung-masks: two masks for {path.stem!r}: {index[path.stem]} and {path}")
-            index[path.stem] = path
+    for path in images_below(folder):
+        if path.stem in index:
+            raise ValueError(f"--lung-masks: two masks for {path.stem!r}: {index[path.stem]} and {path}")
+        index[path.stem] = path
     if not index:
         raise ValueError(f"--lung-masks: no mask images found in {folder}")
     return index

@@ -36,6 +36,7 @@ flat grey image and scored or trained on as if it were an X-ray).
 """
 
 import os
+from pathlib import Path
 
 import numpy as np
 
@@ -58,6 +59,11 @@ class ImageDecodeError(ValueError):
 
 def is_image_file(path):
     return str(path).lower().endswith(IMAGE_EXTENSIONS)
+
+
+def images_below(folder):
+    """Every image file below ``folder`` (any depth), sorted: one walk for adapters, predict, explain and masks."""
+    return sorted(p for p in Path(folder).rglob("*") if p.is_file() and is_image_file(p))
 
 
 def is_dicom(path):

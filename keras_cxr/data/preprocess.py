@@ -22,7 +22,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from keras_cxr.data import transforms
-from keras_cxr.data.decode import ImageDecodeError, is_image_file, read_image
+from keras_cxr.data.decode import ImageDecodeError, images_below, read_image
 from keras_cxr.data.manifest import Manifest, read_manifest
 from keras_cxr.utils.logging import get_logger
 from keras_cxr.utils.outputs import atomic_path
@@ -94,7 +94,7 @@ def _remove_partial_files(dst):
 
 def _jobs(src, dst, options):
     src, dst = Path(src), Path(dst)
-    for path in sorted(p for p in src.rglob("*") if p.is_file() and is_image_file(p)):
+    for path in images_below(src):
         # Lesion masks are labels, not images to denoise; dst may sit inside src.
         if dst in path.parents or "masks" in path.relative_to(src).parts:
             continue

@@ -13,7 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 from keras_cxr.data import labels as L
-from keras_cxr.data.decode import is_image_file
+from keras_cxr.data.decode import images_below, is_image_file
 from keras_cxr.data.manifest import SPLITS, Manifest, note_file_name_patients, read_manifest
 from keras_cxr.utils.logging import get_logger
 
@@ -21,10 +21,6 @@ from keras_cxr.utils.logging import get_logger
 SHOWN_SKIPPED = 20
 
 LAYOUTS = ("folders", "covid19_radiography", "kermany", "covid19_cxr", "cohen", "covidx")
-
-
-def _images_below(folder):
-    return sorted(p for p in Path(folder).rglob("*") if p.is_file() and is_image_file(p))
 
 
 def _order(found, classes, root=None):
@@ -129,7 +125,7 @@ def from_covid19_radiography(root, lung_opacity_label=L.LUNG_OPACITY, classes=No
             continue
         image_dir = directory / "images" if (directory / "images").is_dir() else directory
         label = lung_opacity_label if folder == "Lung_Opacity" else label
-        for path in _images_below(image_dir):
+        for path in images_below(image_dir):
             if "masks" in path.relative_to(directory).parts:
                 continue
             records.append({"path": str(path), "label": label, "patient_id": path.stem, "source": "covid19_radiography"})

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from scipy.ndimage import binary_dilation
 
-from keras_cxr.data.decode import ImageDecodeError, is_image_file, read_image
+from keras_cxr.data.decode import ImageDecodeError, images_below, read_image
 from keras_cxr.explain.maps import Explainer, map_to_image, prepare_input, resize_map
 from keras_cxr.explain.overlay import save_gallery, save_overlay, thumbnail
 from keras_cxr.explain.report import write_explain_report
@@ -40,9 +40,8 @@ def collect_images(inputs):
 
 def _mask_index(masks_dir):
     index = {}
-    for path in Path(masks_dir).rglob("*"):
-        if path.is_file() and is_image_file(path):
-            index.setdefault(path.name, path)
+    for path in images_below(masks_dir):
+        index.setdefault(path.name, path)
     if not index:
         raise ValueError(f"No mask images found in {masks_dir}")
     return index

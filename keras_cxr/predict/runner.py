@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_cxr.data.decode import ImageDecodeError, is_image_file
+from keras_cxr.data.decode import ImageDecodeError, images_below
 from keras_cxr.data.image_converter import ImageConverter, exported_converter
 
 DEFAULT_BATCH_SIZE = 32
@@ -96,7 +96,7 @@ def collect_paths(inputs):
     for item in inputs:
         item = Path(item)
         if item.is_dir():
-            found = sorted(p for p in item.rglob("*") if p.is_file() and is_image_file(p))
+            found = images_below(item)
         elif item.suffix.lower() == ".csv" and item.is_file():
             found = _manifest_paths(item)
         else:

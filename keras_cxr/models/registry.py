@@ -117,7 +117,13 @@ def resolve_input_shape(spec, input_shape):
 
 
 def check_options(spec, options):
-    """Reject options the builder does not take, listing the ones it does."""
+    """Reject options the builder does not take, listing the ones it does, and values of another kind.
+
+    A value is checked against its default: a number for a number, a string for a string, a list of
+    numbers for a tuple of numbers (``dropout=(0.5, 0.4)``); None (YAML ``null``: "no attention") and
+    anything for a default of None pass, the builder judging them. So a config typo fails here with the
+    option's name, not deep inside the builder.
+    """
     valid = spec.options
     unknown = sorted(set(options) - set(valid))
     if unknown:
@@ -125,3 +131,34 @@ def check_options(spec, options):
             f"{spec.name} does not take option(s) {unknown}. Valid options: "
             + (", ".join(f"{k}={v!r}" for k, v in valid.items()) or "none")
         )
+    for name, value in options.items():
+        if not _same_kind(value, valid[name]):
+            raise ValueError(f"{spec.name} option {name}={value!r}: expected a value like its default "
+                             f"{valid[name]!r} ({_kind(valid[name])})")
+
+
+def _kind(default):
+    if isinstance(default, (tuple, list)):
+        return "a list of " + ("numbers" if all(_is_number(v) for v in default) else "values")
+    if isinstance(default, bool):
+        return "true or false"
+    return "a number" if _is_number(default) else f"a {type(default).__name__}"
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _same_kind(value, default):
+    """``value`` can stand where the builder's ``default`` stands (None: anything goes)."""
+    if default is None or value is None:
+        return True
+    if isinstance(default, bool):
+        return isinstance(value, bool)
+    if _is_number(default):
+        return _is_number(value) and (isinstance(default, float) or isinstance(value, int))
+    if isinstance(default, (tuple, list)):
+        if not isinstance(value, (tuple, list)):
+            return False
+        return not default or all(_same_kind(v, default[0]) for v in value)
+    return isinstance(value, type(default))

@@ -61,3 +61,20 @@ def test_every_paper_key_names_a_source_paper():
     assert get_spec("resnet50").paper == "li2023,cheng_dpn_se,chen_resnet_ct"
     assert get_spec("convnext_at").paper == "li2023"
     assert get_spec("dpn92_se").paper == "cheng_dpn_se"
+
+
+def test_model_options_are_checked_by_kind_against_their_defaults():
+    from keras_cxr.models.registry import check_options
+
+    with pytest.raises(ValueError, match=r"vgg80_multibranch option dropout=0.5: .*list of numbers"):
+        build_model("vgg80_multibranch", 3, dropout=0.5)  # a tuple, one rate per dense layer
+    with pytest.raises(ValueError, match=r"option attention_reduction='8': .*a number"):
+        build_model("convnext_at", 3, attention_reduction="8")
+    with pytest.raises(ValueError, match=r"option layer_scale=1: .*true or false"):
+        build_model("convnext_tiny", 3, layer_scale=1)
+    with pytest.raises(ValueError, match=r"option attention=3: .*a str"):
+        build_model("covid_densenet", 3, attention=3)
+    # What configs legitimately pass: null for "no attention", YAML lists for tuples, ints for floats.
+    check_options(get_spec("convnext_at"), {"attention": None, "dropout": 0, "drop_path_rate": 0.1})
+    check_options(get_spec("vgg80_multibranch"), {"dropout": [0.3, 0.2]})
+    check_options(get_spec("resnet50_fpn_attention"), {"attention_stages": [4, 5], "fpn_channels": 128})

@@ -135,7 +135,7 @@ def test_group_by_matches_hand_computed_figures(trained, tmp_path, capsys):
     rows = [dict(r, site="A" if int(r["patient_id"][-4:]) % 2 else "B") for r in manifest.records]
     type(manifest)(rows, manifest.classes, manifest.root).write(tmp_path / "sites.csv")
     assert main(_args(trained, tmp_path / "sites.csv", tmp_path / "g", "--group-by", "site",
-                      "--positive-class", "COVID-19")) == 0
+                      "--positive-class", "COVID-19", "--no-throughput")) == 0
     metrics = json.loads((tmp_path / "g" / "metrics.json").read_text())
     with open(tmp_path / "g" / "predictions.csv") as handle:
         predictions = list(csv.DictReader(handle))
@@ -151,7 +151,8 @@ def test_group_by_matches_hand_computed_figures(trained, tmp_path, capsys):
             sensitivity = sum(p["predicted_label"] == "COVID-19" for p in covid) / len(covid)
             assert figures["positive_sensitivity"]["value"] == pytest.approx(sensitivity)
     assert (tmp_path / "g" / "by_site.png").is_file()
-    assert "## By site" in (tmp_path / "g" / "report.md").read_text()
+    report = (tmp_path / "g" / "report.md").read_text()
+    assert "## By site" in report and "throughput not measured (--no-throughput)" in report
     assert main(_args(trained, tmp_path / "sites.csv", tmp_path / "g2", "--group-by", "hospital")) == 2
     assert "'hospital' is not a column" in capsys.readouterr().err
 

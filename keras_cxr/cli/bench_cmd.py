@@ -11,8 +11,9 @@ def add_parser(parser):
     parser.add_argument("--models", nargs="+", help="registered model names (default: all)")
     parser.add_argument("--mode", nargs="+", default=["infer", "train"],
                         choices=["infer", "train", "pipeline", "tflite"], help="what to measure (default infer train)")
-    parser.add_argument("--batch", type=int, default=16, help="batch size (default 16)")
-    parser.add_argument("--image-size", type=int, help="square input size (default: each model's own)")
+    parser.add_argument("--batch-size", "--batch", dest="batch", type=int, default=16, help="batch size (default 16)")
+    parser.add_argument("--input-size", "--image-size", dest="image_size", type=int,
+                        help="square model input size (default: each model's own)")
     parser.add_argument("--threads", type=int, help="CPU threads for TensorFlow (default: all cores)")
     parser.add_argument("--windows", type=int, default=3, help="timed windows per measurement; the median is shown")
     parser.add_argument("--steps", type=int, default=1, help="steps per timed window")

@@ -8,7 +8,8 @@ def add_parser(parser):
 
     parser.add_argument("--out", default="demo_out", help="output directory (default demo_out)")
     parser.add_argument("--model", default=DEFAULTS["model"], help=f"network (default {DEFAULTS['model']})")
-    parser.add_argument("--size", type=int, help="input size (default 80 for the VGG-style net, else 64)")
+    parser.add_argument("--input-size", "--size", dest="size", type=int,
+                        help="model input size (default 80 for the VGG-style net, else 64)")
     parser.add_argument("--per-class", type=int, default=DEFAULTS["per_class"])
     parser.add_argument("--epochs", type=int, default=DEFAULTS["epochs"])
     parser.add_argument("--batch-size", type=int, default=DEFAULTS["batch_size"])

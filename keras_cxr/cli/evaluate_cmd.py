@@ -1,5 +1,7 @@
 """``keras-cxr evaluate``: every metric, with intervals, figures and a report."""
 
+import argparse
+
 from keras_cxr.cli.argtypes import coverage_or_zero
 
 HELP = ("Evaluate a trained model (run directory or .keras) on a manifest split: metrics, figures, report.md and "
@@ -34,6 +36,8 @@ def add_parser(parser):
     parser.add_argument("--conformal", type=coverage_or_zero, default=0.95, metavar="COVERAGE",
                         help="for a calibrated run (keras-cxr calibrate): coverage of the conformal prediction sets "
                              "whose empirical coverage and size are reported (default 0.95; 0: none)")
+    parser.add_argument("--throughput", action=argparse.BooleanOptionalAction, default=True,
+                        help="time the model at batch 1 and 32 for the report (default on; --no-throughput skips it)")
     parser.add_argument("--report-images", type=int, default=200, metavar="N",
                         help="images in report.html's browser, misclassified first, each with a Grad-CAM overlay "
                              "(default 200; 0: none; -1: every image)")
@@ -64,7 +68,7 @@ def run(args):
                        bootstrap_resamples=args.bootstrap, group_by=args.group_by, allow_overlap=args.allow_overlap,
                        skip_bad=args.skip_bad, target_sensitivity=args.target_sensitivity,
                        prevalences=args.prevalence, conformal=args.conformal or None,
-                       report_images=args.report_images)
+                       report_images=args.report_images, throughput=args.throughput)
     ci = metrics["bootstrap_95ci"]["accuracy"]
     interval = (f" (95% CI {100 * ci['lower']:.2f}-{100 * ci['upper']:.2f})"
                 if ci.get("lower") is not None and ci.get("upper") is not None else "")

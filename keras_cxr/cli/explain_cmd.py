@@ -13,6 +13,8 @@ def add_parser(parser):
     parser.add_argument("--lime-samples", type=int, default=300)
     parser.add_argument("--lime-segmentation", default="slic", choices=["slic", "quickshift", "felzenszwalb"])
     parser.add_argument("--scorecam-max-n", type=int, default=32)
+    parser.add_argument("--smooth-samples", type=int, default=0,
+                        help="saliency only: SmoothGrad's noisy copies averaged per image (default 0: plain gradients)")
     parser.add_argument("--batch-size", type=int, default=8,
                         help="images read and explained at a time; memory holds one batch of full-size images")
     parser.add_argument("--out", required=True)
@@ -29,6 +31,7 @@ def run(args):
     summary = explain_paths(args.model, args.inputs, args.out, methods=methods, class_name=args.class_name,
                             layer=args.layer, masks=args.masks, lime_samples=args.lime_samples,
                             lime_segmentation=args.lime_segmentation, scorecam_max_n=args.scorecam_max_n,
+                            smooth_samples=args.smooth_samples,
                             batch_size=args.batch_size)
     print(f"Explained {summary['images']} image(s) with {', '.join(methods)} -> {args.out}")
     for error in summary["errors"]:

@@ -100,6 +100,13 @@ def _coverage_row(name, v):
             f"{_pct(v['singletons'])}% | {_pct(v['empty'])}% |")
 
 
+def _throughput_line(speed):
+    if speed["batch_1"] != speed["batch_1"]:  # NaN: not measured
+        return "- throughput not measured (--no-throughput)"
+    return (f"- throughput on {speed['device']}: {speed['batch_1']:.1f} images/s at batch 1, "
+            f"{speed['batch_32']:.1f} at batch 32")
+
+
 def write_report(metrics, path, figures):
     m = metrics
     lines = [f"# Evaluation of `{m['model']['name']}`", ""]
@@ -109,8 +116,7 @@ def write_report(metrics, path, figures):
         f"- data: `{m['data']['source']}`, {m['data'].get('selection', 'split ' + str(m['data']['split']))}, "
         f"{m['num_images']} images"
         + (", test-time augmentation (horizontal flip)" if m["data"].get("tta") else ""),
-        f"- throughput on {m['throughput']['device']}: {m['throughput']['batch_1']:.1f} images/s at batch 1, "
-        f"{m['throughput']['batch_32']:.1f} at batch 32",
+        _throughput_line(m["throughput"]),
         *([f"- **{len(m['skipped_files'])} unreadable image(s) left out** (listed below)"]
           if m.get("skipped_files") else []),
         "",

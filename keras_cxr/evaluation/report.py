@@ -108,28 +108,46 @@ def _throughput_line(speed):
 
 
 def write_report(metrics, path, figures):
+    """``report.md``: the header, every table, then ``figures`` ({title: PNG beside the report})."""
     m = metrics
     lines = [f"# Evaluation of `{m['model']['name']}`", ""]
-    lines += [
-        f"- model: `{m['model']['path']}` ({m['model']['params']:,} parameters, {m['model']['gmacs']:.3f} GMACs "
-        f"per image at {m['model']['input_shape'][0]}x{m['model']['input_shape'][1]}x{m['model']['input_shape'][2]})",
-        f"- data: `{m['data']['source']}`, {m['data'].get('selection', 'split ' + str(m['data']['split']))}, "
-        f"{m['num_images']} images"
-        + (", test-time augmentation (horizontal flip)" if m["data"].get("tta") else ""),
+    lines += _header_lines(m)
+    lines += _summary_lines(m)
+    lines += _per_class_lines(m)
+    lines += _positive_lines(m)
+    lines += _operating_point_lines(m)
+    lines += _calibration_lines(m)
+    lines += _conformal_lines(m)
+    lines += _group_lines(m)
+    lines += _leakage_lines(m)
+    lines += _skipped_lines(m)
+    lines += _true_class_probability_lines(m)
+    lines += _confusion_lines(m["confusion_matrix"])
+    lines += _figure_lines(figures)
+    Path(path).write_text("\n".join(lines))
+    return Path(path)
+
+
+def _header_lines(m):
+    model, data = m["model"], m["data"]
+    shape = "x".join(str(d) for d in model["input_shape"])
+    return [
+        f"- model: `{model['path']}` ({model['params']:,} parameters, {model['gmacs']:.3f} GMACs per image at {shape})",
+        f"- data: `{data['source']}`, {data.get('selection', 'split ' + str(data['split']))}, {m['num_images']} images"
+        + (", test-time augmentation (horizontal flip)" if data.get("tta") else ""),
         _throughput_line(m["throughput"]),
         *([f"- **{len(m['skipped_files'])} unreadable image(s) left out** (listed below)"]
           if m.get("skipped_files") else []),
-        "",
-        "## Summary",
-        "",
-        "| metric | value | 95% CI |",
-        "|---|---:|---:|",
-    ]
+        ""]
+
+
+def _summary_lines(m):
     boot = m["bootstrap_95ci"]
-    lines.append(f"| accuracy | {_pct(m['accuracy'])}% | {_pct(boot['accuracy']['lower'])} - "
-                 f"{_pct(boot['accuracy']['upper'])} |")
-    lines.append(f"| macro F1 | {_pct(m['average']['macro']['f1'])}% | {_pct(boot['macro_f1']['lower'])} - "
-                 f"{_pct(boot['macro_f1']['upper'])} |")
+    lines = ["## Summary", "", "| metric | value | 95% CI |", "|---|---:|---:|",
+             f"| accuracy | {_pct(m['accuracy'])}% | {_pct(boot['accuracy']['lower'])} - "
+             f"{_pct(boot['accuracy']['upper'])} |",
+             f"| macro F1 | {_pct(m['average']['macro']['f1'])}% | {_pct(boot['macro_f1']['lower'])} - "
+             f"{_pct(boot['macro_f1']['upper'])} |"]
     if "positive_vs_rest" in m:
         s = boot["positive_sensitivity"]
         lines.append(f"| {m['positive_class']} sensitivity | {_pct(m['positive_vs_rest']['recall'])}% | "
@@ -138,48 +156,61 @@ def write_report(metrics, path, figures):
     lines.append(f"| Keras micro precision / recall (threshold 0.5) | {_pct(m['keras_micro']['precision'])}% / "
                  f"{_pct(m['keras_micro']['recall'])}% | |")
     lines.append(f"| expected calibration error | {_num(m['calibration']['ece'])} | |")
-    lines += ["", "Bootstrap intervals: percentile, "
-              f"{boot['accuracy'].get('resamples', 0)} resamples of the test images.", ""]
+    return lines + ["", "Bootstrap intervals: percentile, "
+                    f"{boot['accuracy'].get('resamples', 0)} resamples of the test images.", ""]
 
-    lines += ["## Per class", "", "| class | precision | recall (sensitivity) | specificity | F1 | ROC-AUC | support |",
-              "|---|---:|---:|---:|---:|---:|---:|"]
+
+def _per_class_lines(m):
+    lines = ["## Per class", "", "| class | precision | recall (sensitivity) | specificity | F1 | ROC-AUC | support |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
     for name, v in m["per_class"].items():
         lines.append(f"| {name} | {_pct(v['precision'])} | {_pct(v['recall'])} | {_pct(v['specificity'])} | "
                      f"{_pct(v['f1'])} | {_num(m['roc_auc']['per_class'][name])} | {v['support']} |")
     for average in ("macro", "weighted"):
         a = m["average"][average]
         lines.append(f"| *{average} average* | {_pct(a['precision'])} | {_pct(a['recall'])} | | {_pct(a['f1'])} | | |")
-    if "positive_vs_rest" in m:
-        p = m["positive_vs_rest"]
-        lines += ["", f"## {m['positive_class']} versus the rest", "",
-                  "| accuracy | precision | recall | F1 |", "|---:|---:|---:|---:|",
-                  f"| {_pct(p['accuracy'])} | {_pct(p['precision'])} | {_pct(p['recall'])} | {_pct(p['f1'])} |"]
-    if "operating_point" in m:
-        from keras_cxr.evaluation.operating_point import describe_operating_point
+    return lines
 
-        lines += ["", "## Operating point (threshold chosen on the val split)", "",
-                  describe_operating_point(m["operating_point"], m["positive_class"]).replace("\n  ", "\n- ")]
-    lines += _calibration_lines(m)
-    lines += _conformal_lines(m)
-    lines += _group_lines(m)
-    lines += _leakage_lines(m)
-    lines += _skipped_lines(m)
-    lines += ["", "## Mean predicted probability of the true class", "",
-              "| class | mean | 95% CI lower | 95% CI upper | n |", "|---|---:|---:|---:|---:|"]
+
+def _positive_lines(m):
+    if "positive_vs_rest" not in m:
+        return []
+    p = m["positive_vs_rest"]
+    return ["", f"## {m['positive_class']} versus the rest", "",
+            "| accuracy | precision | recall | F1 |", "|---:|---:|---:|---:|",
+            f"| {_pct(p['accuracy'])} | {_pct(p['precision'])} | {_pct(p['recall'])} | {_pct(p['f1'])} |"]
+
+
+def _operating_point_lines(m):
+    if "operating_point" not in m:
+        return []
+    from keras_cxr.evaluation.operating_point import describe_operating_point
+
+    return ["", "## Operating point (threshold chosen on the val split)", "",
+            describe_operating_point(m["operating_point"], m["positive_class"]).replace("\n  ", "\n- ")]
+
+
+def _true_class_probability_lines(m):
+    lines = ["", "## Mean predicted probability of the true class", "",
+             "| class | mean | 95% CI lower | 95% CI upper | n |", "|---|---:|---:|---:|---:|"]
     for name, v in m["true_class_probability"].items():
         lines.append(f"| {name} | {_num(v['mean'])} | {_num(v['lower'])} | {_num(v['upper'])} | {v['n']} |")
-    cm = m["confusion_matrix"]
-    lines += ["", "## Confusion matrix (rows: true, columns: predicted)", "",
-              "| true \\ predicted | " + " | ".join(cm["labels"]) + " |",
-              "|---|" + "---:|" * len(cm["labels"])]
-    for name, row in zip(cm["labels"], cm["counts"]):
-        lines.append(f"| {name} | " + " | ".join(str(v) for v in row) + " |")
-    lines += ["", "## Figures", ""]
+    return lines
+
+
+def _confusion_lines(cm):
+    lines = ["", "## Confusion matrix (rows: true, columns: predicted)", "",
+             "| true \\ predicted | " + " | ".join(cm["labels"]) + " |",
+             "|---|" + "---:|" * len(cm["labels"])]
+    return lines + [f"| {name} | " + " | ".join(str(v) for v in row) + " |"
+                    for name, row in zip(cm["labels"], cm["counts"])]
+
+
+def _figure_lines(figures):
+    lines = ["", "## Figures", ""]
     for title, file in figures.items():
         lines += [f"### {title}", "", f"![{title}]({Path(file).name})", ""]
-    lines += ["Predictions per image: `predictions.csv`. All numbers: `metrics.json`.", ""]
-    Path(path).write_text("\n".join(lines))
-    return Path(path)
+    return lines + ["Predictions per image: `predictions.csv`. All numbers: `metrics.json`.", ""]
 
 
 def headline(metrics):

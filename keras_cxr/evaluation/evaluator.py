@@ -98,30 +98,16 @@ def evaluate(model, data, out_dir, *, split="test", positive_class=None, class_m
     their Grad-CAM overlays (:mod:`keras_cxr.pages.image_browser`; 0: no image browser, -1: every image).
     """
     from keras_cxr.evaluation.groups import group_metrics, group_values
-    from keras_cxr.evaluation.selection import check_training_overlap, run_split, select_images
-    from keras_cxr.models import profile
     from keras_cxr.models.loading import LoadedModel, load_classifier
 
     loaded = model if isinstance(model, LoadedModel) else load_classifier(model)
     classes = loaded.classes
-    if positive_class is not None and positive_class not in classes:
-        raise ValueError(f"--positive-class {positive_class!r} is not one of the model's classes {classes}")
-    if target_sensitivity is not None and (positive_class is None or split in (None, "val")):
-        raise ValueError("--target-sensitivity needs --positive-class and a split other than val: the threshold "
-                         "is chosen on the val split and judged on the evaluated one")
-    trained_on = run_split(loaded.path)
-    manifest, selection = select_images(data, split, trained_on)
+    _check_arguments(loaded, positive_class, target_sensitivity, split)
     if isinstance(class_map, (str, Path)):
         class_map = read_class_map(class_map)
-    manifest = align_classes(manifest, classes, class_map)
-    if not manifest.records:
-        raise ValueError(f"No images to evaluate in split {split!r}")
-    overlap = check_training_overlap(manifest, trained_on, allow_overlap, loaded.path)
-    manifest, skipped = _readable(manifest, skip_bad, Path(out_dir) / "bad_files.csv")
+    manifest, selection, trained_on, overlap, skipped = _images_to_score(loaded, data, split, class_map,
+                                                                         allow_overlap, skip_bad, out_dir)
     groups = group_values(manifest, group_by) if group_by else None
-    height, width, channels = loaded.input_shape
-    if height != width:
-        raise ValueError(f"Evaluation expects square inputs, the model takes {height}x{width}")
     calibration = _checked_calibration(loaded, tta)
     y_true, raw = score_manifest(loaded, manifest, batch_size, tta, bad_file_report=Path(out_dir) / "bad_files.csv")
     probs = calibrated_probabilities(raw, calibration)
@@ -145,19 +131,61 @@ def evaluate(model, data, out_dir, *, split="test", positive_class=None, class_m
                                                       prevalences, batch_size, tta, bootstrap_resamples)
     metrics["training_overlap"] = overlap
     metrics["skipped_files"] = skipped
-    stats = profile(loaded.model)
-    metrics["model"] = {"name": loaded.name, "path": str(loaded.path), "input_shape": [height, width, channels],
-                        "params": stats["params"], "trainable_params": stats["trainable_params"],
-                        "gmacs": stats["gmacs"], "preprocessing": loaded.converter.get_config()}
+    metrics["model"] = _model_entry(loaded)
     metrics["data"] = {"source": str(data), "split": split, "selection": selection, "tta": bool(tta),
                        "class_map": class_map or None, "sources": manifest.value_counts("source")}
-    speed = measure_throughput(loaded.model) if throughput else {"batch_1": float("nan"), "batch_32": float("nan")}
-    metrics["throughput"] = {"device": _device_name(), **speed, "unit": "images/second"}
+    metrics["throughput"] = _throughput_entry(loaded.model, throughput)
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     write_report(metrics, out_dir / "report.md", _figures(metrics, y_true, probs, classes, out_dir))
     write_card(build_card(loaded.path, metrics), out_dir)
     _write_page(out_dir, metrics, loaded, manifest, (y_true, probs, groups, sets), report_images)
     return metrics
+
+
+def _check_arguments(loaded, positive_class, target_sensitivity, split):
+    """Options that cannot work with this model, refused before any image is read."""
+    if positive_class is not None and positive_class not in loaded.classes:
+        raise ValueError(f"--positive-class {positive_class!r} is not one of the model's classes {loaded.classes}")
+    if target_sensitivity is not None and (positive_class is None or split in (None, "val")):
+        raise ValueError("--target-sensitivity needs --positive-class and a split other than val: the threshold "
+                         "is chosen on the val split and judged on the evaluated one")
+    height, width, _ = loaded.input_shape
+    if height != width:
+        raise ValueError(f"Evaluation expects square inputs, the model takes {height}x{width}")
+
+
+def _images_to_score(loaded, data, split, class_map, allow_overlap, skip_bad, out_dir):
+    """(manifest to score, how it was selected, the run's split, overlap with training, unreadable files left out).
+
+    The split's rows in the model's class names, checked against the run's training images
+    (:class:`LeakageError` unless ``allow_overlap``) and for unreadable files (see :func:`_readable`).
+    """
+    from keras_cxr.evaluation.selection import check_training_overlap, run_split, select_images
+
+    trained_on = run_split(loaded.path)
+    manifest, selection = select_images(data, split, trained_on)
+    manifest = align_classes(manifest, loaded.classes, class_map)
+    if not manifest.records:
+        raise ValueError(f"No images to evaluate in split {split!r}")
+    overlap = check_training_overlap(manifest, trained_on, allow_overlap, loaded.path)
+    manifest, skipped = _readable(manifest, skip_bad, Path(out_dir) / "bad_files.csv")
+    return manifest, selection, trained_on, overlap, skipped
+
+
+def _model_entry(loaded):
+    """``metrics.json``'s ``model``: name, path, input shape, size and cost, preprocessing."""
+    from keras_cxr.models import profile
+
+    stats = profile(loaded.model)
+    return {"name": loaded.name, "path": str(loaded.path), "input_shape": list(loaded.input_shape),
+            "params": stats["params"], "trainable_params": stats["trainable_params"], "gmacs": stats["gmacs"],
+            "preprocessing": loaded.converter.get_config()}
+
+
+def _throughput_entry(model, measure=True):
+    """Images/second at batch 1 and 32 on this machine (NaN when not measured)."""
+    speed = measure_throughput(model) if measure else {"batch_1": float("nan"), "batch_32": float("nan")}
+    return {"device": _device_name(), **speed, "unit": "images/second"}
 
 
 def _write_page(out_dir, metrics, loaded, manifest, scored, report_images):

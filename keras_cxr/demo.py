@@ -55,47 +55,83 @@ def _demo_dir(out):
 def run_demo(out, model=None, input_size=None, per_class=None, source_size=None, epochs=None, batch_size=None,
              explain_images=None, seed=None, log=print):
     """Run the demo into ``out``; returns a summary dict (also in ``out/demo_summary.json``)."""
-    from keras_cxr.data import format_counts, generate_dataset, split_manifest
-    from keras_cxr.evaluation import evaluate
-    from keras_cxr.explain import explain_paths
-    from keras_cxr.export import export_model
-    from keras_cxr.training import train, validate
-
-    o = dict(DEFAULTS)
-    for key, value in dict(model=model, input_size=input_size, per_class=per_class, source_size=source_size,
-                           epochs=epochs, batch_size=batch_size, explain_images=explain_images, seed=seed).items():
-        if value is not None:
-            o[key] = value
-    if o["model"] != "vgg80_multibranch" and input_size is None:
-        o["input_size"] = 64
+    o = _options(model=model, input_size=input_size, per_class=per_class, source_size=source_size, epochs=epochs,
+                 batch_size=batch_size, explain_images=explain_images, seed=seed)
     out = _demo_dir(out)
     started = time.perf_counter()
     timings = {}
+    steps = [("data", f"Generating {o['per_class']} synthetic X-rays per class with lesion masks", _make_data),
+             ("train", f"Training {o['model']} at {o['input_size']}x{o['input_size']} for {o['epochs']} epochs",
+              _train),
+             ("evaluate", "Evaluating on the held-out test patients", _evaluate),
+             ("explain", "Explaining test images with Grad-CAM and LIME (pointing game against the lesion masks)",
+              _explain),
+             ("export", "Exporting to TFLite int8 with a parity check against Keras", _export)]
+    done = {}
+    for number, (name, text, step) in enumerate(steps, start=1):
+        _step(number, 6, text, log)
+        t = time.perf_counter()
+        done[name] = step(out, o, done, log)
+        timings[name] = time.perf_counter() - t
 
-    _step(1, 6, f"Generating {o['per_class']} synthetic X-rays per class with lesion masks", log)
-    t = time.perf_counter()
+    _step(6, 6, "Writing the report", log)
+    timings["total"] = time.perf_counter() - started
+    metrics, explanation, export = done["evaluate"], done["explain"], done["export"]
+    summary = {"options": o, "timings_s": {k: round(v, 1) for k, v in timings.items()},
+               "test_accuracy": metrics["accuracy"], "macro_f1": metrics["average"]["macro"]["f1"],
+               "best_val_accuracy": done["train"].best_value, "pointing_game": explanation.get("pointing_game", {}),
+               "export": {"size_bytes": export["size_bytes"], "parity": export["parity"]}}
+    (out / "demo_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    write_demo_report(out, summary, done["data"], metrics, explanation, export)
+    log(f"Done in {timings['total'] / 60:.1f} min. Report: {out / 'report.html'} (open it in a browser), "
+        f"{out / 'report.md'}")
+    return summary
+
+
+def _options(**given):
+    """DEFAULTS with the caller's non-None values; models other than Zhong 2020's default to 64 px."""
+    o = dict(DEFAULTS)
+    o.update({key: value for key, value in given.items() if value is not None})
+    if o["model"] != "vgg80_multibranch" and given.get("input_size") is None:
+        o["input_size"] = 64
+    return o
+
+
+def _make_data(out, o, done, log):
+    """Step 1: the synthetic set, split by patient, written as ``data/split.csv``; returns the manifest."""
+    from keras_cxr.data import format_counts, generate_dataset, split_manifest
+
     manifest = generate_dataset(out / "data", per_class=o["per_class"], size=o["source_size"], seed=o["seed"])
     manifest = split_manifest(manifest, val=0.2, test=0.2, seed=o["seed"])
     manifest.write(out / "data" / "split.csv")
     log(format_counts(manifest))
-    timings["data"] = time.perf_counter() - t
+    return manifest
 
-    _step(2, 6, f"Training {o['model']} at {o['input_size']}x{o['input_size']} for {o['epochs']} epochs", log)
-    t = time.perf_counter()
+
+def _train(out, o, done, log):
+    """Step 2: the demo config trained into ``run/``; returns the TrainResult."""
+    from keras_cxr.training import train, validate
+
     config = validate(demo_config(o["model"], o["input_size"], o["epochs"], o["batch_size"], o["seed"]))
-    result = train(config, out / "data" / "split.csv", out / "run", overwrite=True)
-    timings["train"] = time.perf_counter() - t
+    return train(config, out / "data" / "split.csv", out / "run", overwrite=True)
 
-    _step(3, 6, "Evaluating on the held-out test patients", log)
-    t = time.perf_counter()
+
+def _evaluate(out, o, done, log):
+    """Step 3: the test split evaluated into ``evaluation/``; returns its metrics."""
+    from keras_cxr.evaluation import evaluate
+
     metrics = evaluate(out / "run", out / "data" / "split.csv", out / "evaluation", split="test",
                        positive_class=CLASSES[0])
     log(f"test accuracy {metrics['accuracy']:.1%} (95% CI {metrics['bootstrap_95ci']['accuracy']['lower']:.1%}-"
         f"{metrics['bootstrap_95ci']['accuracy']['upper']:.1%}), macro-F1 {metrics['average']['macro']['f1']:.1%}")
-    timings["evaluate"] = time.perf_counter() - t
+    return metrics
 
-    _step(4, 6, "Explaining test images with Grad-CAM and LIME (pointing game against the lesion masks)", log)
-    t = time.perf_counter()
+
+def _explain(out, o, done, log):
+    """Step 4: Grad-CAM and LIME of test images with lesions, scored against their masks; returns the summary."""
+    from keras_cxr.explain import explain_paths
+
+    manifest = done["data"]
     test_rows = [r for r in manifest.records if r["split"] == "test" and r["label"] != "Normal"]
     per_class_n = max(o["explain_images"] // 3, 1)
     chosen = [r for c in CLASSES[:3] for r in [x for x in test_rows if x["label"] == c][:per_class_n]]
@@ -105,26 +141,17 @@ def run_demo(out, model=None, input_size=None, per_class=None, source_size=None,
     for method, score in explanation.get("pointing_game", {}).items():
         log(f"{method}: pointing-game hit rate {score['hit_rate']:.0%} (chance {score['mask_share']:.0%}), "
             f"energy inside lesion {score['energy_inside']:.0%}")
-    timings["explain"] = time.perf_counter() - t
+    return explanation
 
-    _step(5, 6, "Exporting to TFLite int8 with a parity check against Keras", log)
-    t = time.perf_counter()
+
+def _export(out, o, done, log):
+    """Step 5: a TFLite int8 export with its parity check; returns the export report."""
+    from keras_cxr.export import export_model
+
     export = export_model(out / "run", out / "export" / "model_int8.tflite", quantize="int8",
                           calibration_data=out / "data" / "split.csv")
     log(f"{export['size_bytes'] / 1e6:.1f} MB, top-1 agreement with Keras {export['parity']['top1_agreement']:.0%}")
-    timings["export"] = time.perf_counter() - t
-
-    _step(6, 6, "Writing the report", log)
-    timings["total"] = time.perf_counter() - started
-    summary = {"options": o, "timings_s": {k: round(v, 1) for k, v in timings.items()},
-               "test_accuracy": metrics["accuracy"], "macro_f1": metrics["average"]["macro"]["f1"],
-               "best_val_accuracy": result.best_value, "pointing_game": explanation.get("pointing_game", {}),
-               "export": {"size_bytes": export["size_bytes"], "parity": export["parity"]}}
-    (out / "demo_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    write_demo_report(out, summary, manifest, metrics, explanation, export)
-    log(f"Done in {timings['total'] / 60:.1f} min. Report: {out / 'report.html'} (open it in a browser), "
-        f"{out / 'report.md'}")
-    return summary
+    return export
 
 
 def write_demo_report(out, summary, manifest, metrics, explanation, export):

@@ -130,6 +130,31 @@ def cache_file(prefix, fingerprint):
     return str(path)
 
 
+def _readable_rows(source, split, classes, skip_bad, bad_file_report):
+    """(the split's rows in ``classes`` order, their file checks); unreadable files raise or are left out."""
+    manifest = source if isinstance(source, Manifest) else load_any(source, classes=classes)
+    if classes is not None and list(classes) != manifest.classes:
+        manifest = Manifest(manifest.records, classes, manifest.root, manifest.meta)
+    if split is not None:
+        manifest = manifest.subset(split)
+    if not manifest.records:
+        raise ValueError(f"No images in split {split!r} of the manifest")
+    return check_files(manifest, skip_bad=skip_bad, report_path=bad_file_report)
+
+
+def _geometry(augment, image_size, converter, training, seed):
+    """(augmentation, converter, whether random layers run): the preset's and the converter's sizes must agree."""
+    augmentation = get_augmentation(augment, image_size, seed=seed)
+    converter = converter or augmentation.converter(image_size)
+    if converter.image_size != int(image_size):
+        raise ValueError(f"converter is for {converter.image_size} px, the dataset for {image_size} px")
+    randomised = bool(training and augmentation.layers)
+    if randomised and converter.load_size != augmentation.load_size:
+        raise ValueError(f"augmentation {augment!r} crops from {augmentation.load_size} px, "
+                         f"the converter loads at {converter.load_size} px")
+    return augmentation, converter, randomised
+
+
 def make_dataset(
     source,
     split=None,
@@ -179,15 +204,7 @@ def make_dataset(
     """
     if channels not in (1, 3):
         raise ValueError(f"channels must be 1 or 3, got {channels}")
-    manifest = source if isinstance(source, Manifest) else load_any(source, classes=classes)
-    if classes is not None and list(classes) != manifest.classes:
-        manifest = Manifest(manifest.records, classes, manifest.root, manifest.meta)
-    if split is not None:
-        manifest = manifest.subset(split)
-    if not manifest.records:
-        raise ValueError(f"No images in split {split!r} of the manifest")
-    manifest, infos = check_files(manifest, skip_bad=skip_bad, report_path=bad_file_report)
-
+    manifest, infos = _readable_rows(source, split, classes, skip_bad, bad_file_report)
     paths = [str(manifest.resolve(r)) for r in manifest.records]
     labels = [manifest.label_index(r["label"]) for r in manifest.records]
     num_classes = len(manifest.classes)
@@ -197,14 +214,8 @@ def make_dataset(
         training = bool(shuffle)
     # Unshuffled datasets keep manifest order (evaluation aligns predictions with paths).
     ordered = bool(deterministic or not shuffle)
-    augmentation = get_augmentation(augment, image_size, seed=seed if deterministic else None)
-    converter = converter or augmentation.converter(image_size)
-    if converter.image_size != int(image_size):
-        raise ValueError(f"converter is for {converter.image_size} px, the dataset for {image_size} px")
-    randomised = bool(training and augmentation.layers)
-    if randomised and converter.load_size != augmentation.load_size:
-        raise ValueError(f"augmentation {augment!r} crops from {augmentation.load_size} px, "
-                         f"the converter loads at {converter.load_size} px")
+    augmentation, converter, randomised = _geometry(augment, image_size, converter, training,
+                                                    seed if deterministic else None)
     load = load_images(converter, training=randomised)
     cache = _resolve_cache(cache, len(paths), converter.load_size if randomised else image_size)
     if cache and cache != "memory":

@@ -160,3 +160,13 @@ def test_bytes_decode_as_the_file_does(tmp_path):
         with pytest.raises(ImageDecodeError) as from_bytes:
             read_image_bytes(path.read_bytes(), str(path))
         assert str(from_bytes.value) == str(from_file.value)
+
+
+def test_images_below_walks_every_depth_sorted_and_skips_other_files(tmp_path):
+    from keras_cxr.data.decode import images_below
+
+    for name in ("b/2.png", "a/deep/1.DCM", "a/0.jpeg", "a/notes.txt", "a/.DS_Store", "c.tiff"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"x")
+    assert [p.relative_to(tmp_path).as_posix() for p in images_below(tmp_path)] == [
+        "a/0.jpeg", "a/deep/1.DCM", "b/2.png", "c.tiff"]

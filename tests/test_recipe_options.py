@@ -5,6 +5,7 @@ import json
 
 import keras
 import numpy as np
+import pytest
 
 from keras_cxr.data import read_manifest
 from keras_cxr.testing import TINY_TRAINING
@@ -94,3 +95,45 @@ def test_a_denoising_recipe_refuses_images_preprocess_already_denoised(synth, tm
     config = load_config(None, TINY_TRAINING + ["training.epochs=1", "data.denoise=tv"])
     with pytest.raises(ValueError, match="denoised by keras-cxr data preprocess.*data.denoise=null"):
         train(config, tmp_path / "tv", tmp_path / "run", verbose=0)
+
+
+def _train_tiny(synth, tmp_path, *overrides):
+    """One epoch of the tiny training config with ``overrides``; returns the run directory."""
+    from keras_cxr.cli import main
+    from keras_cxr.data import split_manifest
+
+    split_manifest(read_manifest(synth / "manifest.csv"), val=0.25, seed=0).write(tmp_path / "split.csv")
+    assert main(["train", "--data", str(tmp_path / "split.csv"), "--out", str(tmp_path / "run"), "--epochs", "1",
+                 *TINY_TRAINING, *overrides]) == 0
+    return tmp_path / "run"
+
+
+def _compile_config(run):
+    """What the trainer passed to ``compile`` (saved in model.keras)."""
+    import zipfile
+
+    with zipfile.ZipFile(run / "model.keras") as saved:
+        return json.loads(saved.read("config.json"))["compile_config"]
+
+
+def test_mixed_precision_from_a_config_and_the_policy_is_restored_after(synth, tmp_path):
+    """``training.mixed_precision`` builds every layer in bfloat16 with float32 outputs, and the process's dtype
+    policy is float32 again after the run (a notebook's next model is not silently mixed)."""
+    from keras_cxr.models import load_model
+
+    run = _train_tiny(synth, tmp_path, "training.mixed_precision=mixed_bfloat16")
+    assert keras.mixed_precision.dtype_policy().name == "float32"
+    model = load_model(run / "model.keras")
+    convolutions = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert convolutions and {layer.dtype_policy.name for layer in convolutions} == {"mixed_bfloat16"}
+    probs = np.asarray(model.predict(np.random.default_rng(0).random((2, 32, 32, 3), np.float32), verbose=0))
+    assert probs.dtype == np.float32 and np.allclose(probs.sum(axis=1), 1.0, atol=1e-3)
+
+
+@pytest.mark.slow
+def test_jit_compile_from_a_config_compiles_the_training_step(synth, tmp_path):
+    """``training.jit_compile: true`` reaches ``compile`` (XLA), and the run trains (slow: XLA compiles ~10 s)."""
+    run = _train_tiny(synth, tmp_path, "training.run_eagerly=false", "training.jit_compile=true")
+    compiled = _compile_config(run)
+    assert compiled["jit_compile"] is True and compiled["run_eagerly"] is False
+    assert json.loads((run / "state.json").read_text())["epoch"] == 1

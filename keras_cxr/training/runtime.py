@@ -42,6 +42,18 @@ def set_precision(policy):
     keras.mixed_precision.set_dtype_policy(policy or "float32")
 
 
+@contextlib.contextmanager
+def precision(policy):
+    """:func:`set_precision` for the block only: the process's policy is restored after, so a notebook that
+    trained in mixed precision does not build its next model in it without asking."""
+    before = keras.mixed_precision.dtype_policy()
+    set_precision(policy)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_dtype_policy(before)
+
+
 class KerasDistribution:
     """The JAX/PyTorch counterpart of a ``tf.distribute`` strategy: a scope and a replica count.
 

@@ -216,7 +216,8 @@ def train(config, data, run_dir, *, resume=False, overwrite=False, init_from=Non
         state = _prepare_run_dir(run_dir, config)
         mark_output_dir(run_dir, "run")
         write_text_atomic(run_dir / "config.yaml", dump_config(config))
-        return _train_in(run_dir, config, data, state, verbose)
+        with runtime.precision(config["training"]["mixed_precision"]):
+            return _train_in(run_dir, config, data, state, verbose)
 
 
 def _train_in(run_dir, config, data, state, verbose):
@@ -229,7 +230,6 @@ def _train_in(run_dir, config, data, state, verbose):
     t = config["training"]
     strategy = runtime.get_strategy(t["distribution"])  # first: a multi-host JAX run connects its hosts here
     runtime.set_seeds(t["seed"], t["deterministic"])
-    runtime.set_precision(t["mixed_precision"])
     train_ds, val_ds, used = _datasets(config, manifest, run_dir, strategy)  # used: without skipped files
     steps_per_epoch = math.ceil(train_ds.num_examples / t["batch_size"])
     with strategy.scope():

@@ -33,3 +33,26 @@ def test_expected_calibration_error():
     # Always 0.75 sure of class 1 while right 6/10 of the time: ECE = |0.6 - 0.75|.
     hedged = np.tile([0.25, 0.75], (10, 1))
     assert expected_calibration_error(y, hedged) == pytest.approx(0.15)
+
+
+def _scipy_percentile_interval(statistic, y, pred, n_resamples, seed, confidence=0.95):
+    """SciPy's paired percentile bootstrap, called directly."""
+    from scipy import stats
+
+    def per_resample(t, p, axis=-1):
+        return np.array([statistic(a, b) for a, b in zip(t, p)])
+
+    return stats.bootstrap((y, pred), per_resample, paired=True, vectorized=True, n_resamples=n_resamples,
+                           method="percentile", confidence_level=confidence, rng=np.random.default_rng(seed))
+
+
+@pytest.mark.parametrize("n,resamples,seed,confidence", [(300, 200, 3, 0.95), (25, 99, 0, 0.9), (2, 10, 5, 0.95)])
+def test_bootstrap_interval_is_scipys_percentile_bootstrap(n, resamples, seed, confidence):
+    rng = np.random.default_rng(n)
+    y = rng.integers(0, 3, n)
+    pred = np.where(rng.random(n) < 0.7, y, rng.integers(0, 3, n))
+    ours = bootstrap_interval(accuracy_score, y, pred, n_resamples=resamples, confidence=confidence, seed=seed)
+    scipy_ci = _scipy_percentile_interval(accuracy_score, y, pred, resamples, seed, confidence).confidence_interval
+    assert ours["lower"] == pytest.approx(scipy_ci.low, rel=1e-12)
+    assert ours["upper"] == pytest.approx(scipy_ci.high, rel=1e-12)
+    assert ours["value"] == accuracy_score(y, pred) and ours["resamples"] == resamples

@@ -160,3 +160,36 @@ def test_bytes_decode_as_the_file_does(tmp_path):
         with pytest.raises(ImageDecodeError) as from_bytes:
             read_image_bytes(path.read_bytes(), str(path))
         assert str(from_bytes.value) == str(from_file.value)
+
+
+def _dicom_files(tmp_path):
+    """Names without a DICOM extension: a real DICOM, its preamble alone, near misses, nothing at all."""
+    files = {"dicom": write_dicom(tmp_path / "IM0003", (GRADIENT * 4095).astype(np.uint16)),
+             "png": tmp_path / "IM0004"}
+    Image.fromarray(np.round(GRADIENT * 255).astype(np.uint8)).save(files["png"], format="PNG")
+    for name, data in {"preamble": b"\1" * 128 + b"DICM", "no_preamble": b"DICM" + b"\0" * 200,
+                       "short": b"\0" * 130, "empty": b"", "dicm_late": b"\0" * 129 + b"DICM"}.items():
+        (tmp_path / name).write_bytes(data)
+        files[name] = tmp_path / name
+    files["folder"] = tmp_path
+    files["missing"] = tmp_path / "nothing-here"
+    return files
+
+
+def test_is_dicom_is_pydicoms_preamble_check(tmp_path):
+    from pydicom.misc import is_dicom as pydicom_is_dicom
+
+    from keras_cxr.data.decode import is_dicom
+
+    def pydicom_or_false(path):
+        try:
+            return pydicom_is_dicom(path)
+        except OSError:  # a folder or a missing file
+            return False
+
+    files = _dicom_files(tmp_path)
+    assert {name: is_dicom(p) for name, p in files.items()} == {name: pydicom_or_false(p) for name, p in files.items()}
+    assert {name for name, p in files.items() if is_dicom(p)} == {"dicom", "preamble"}
+    # A DICOM extension is enough, whatever the bytes (read_image then names what is wrong with the file).
+    (tmp_path / "x.DICOM").write_bytes(b"not a DICOM")
+    assert is_dicom(tmp_path / "missing.dcm") and is_dicom(tmp_path / "x.DICOM")

@@ -32,3 +32,17 @@ def test_clahe_and_resize():
     assert equalised.shape == image.shape and equalised.max() - equalised.min() > 0.5
     assert transforms.resize(image, 32).shape == (32, 32)
     assert transforms.resize(image, (16, 24)).shape == (16, 24)
+
+
+def test_skimage_estimate_sigma_measures_the_same_noise(noisy):
+    from skimage.restoration import estimate_sigma
+
+    clean, image = noisy
+    for sigma in (0.05, 0.1):
+        gaussian = clean + np.random.default_rng(1).normal(0.0, sigma, clean.shape)
+        assert estimate_sigma(gaussian) == pytest.approx(sigma, rel=0.05)
+        assert estimate_sigma(gaussian) == pytest.approx(transforms.estimate_noise(gaussian), rel=0.05)
+    # Poisson noise as the denoising tests add it, before and after denoising.
+    assert estimate_sigma(image) == pytest.approx(transforms.estimate_noise(image), rel=0.15)
+    denoised = transforms.tv_denoise(image, weight=0.08, peak=60)
+    assert estimate_sigma(denoised) < 0.5 * estimate_sigma(image)

@@ -33,8 +33,9 @@ def true_class_probability(y_true, probs, classes, confidence=0.95):
 def bootstrap_interval(statistic, y_true, y_pred, n_resamples=1000, confidence=0.95, seed=0):
     """Percentile bootstrap interval of ``statistic(y_true, y_pred)`` over resampled cases: ``scipy.stats.bootstrap``.
 
-    The cases are resampled as pairs (SciPy's ``paired=True``: one resampled index picks both ``y_true[i]`` and
-    ``y_pred[i]``, so ``y_pred`` may have any number of columns) with ``numpy.random.default_rng(seed)``.
+    The cases are resampled as pairs the way SciPy's ``paired=True`` does it, by resampling their index (one
+    index picks both ``y_true[i]`` and ``y_pred[i]``, so ``y_pred`` may also be an (n, k) array), with
+    ``numpy.random.default_rng(seed)``.
     Resamples where the statistic is undefined (None or not finite, e.g. a sensitivity without a positive case)
     are left out of the percentiles. Without any defined resample, or with ``n_resamples=0``, there is no
     interval: ``lower`` and ``upper`` are None and ``resamples`` is absent.

@@ -67,14 +67,14 @@ def images_below(folder):
 
 
 def is_dicom(path):
-    """True for a .dcm/.dicom name or a file with the DICM preamble."""
+    """True for a .dcm/.dicom name or a file with the DICM preamble (``pydicom.misc.is_dicom``)."""
     if str(path).lower().endswith(DICOM_EXTENSIONS):
         return True
+    from pydicom.misc import is_dicom as has_dicom_preamble
+
     try:
-        with open(path, "rb") as handle:
-            handle.seek(128)
-            return handle.read(4) == b"DICM"
-    except OSError:
+        return has_dicom_preamble(path)
+    except OSError:  # a folder, a missing or unreadable file
         return False
 
 

@@ -170,3 +170,37 @@ def test_images_below_walks_every_depth_sorted_and_skips_other_files(tmp_path):
         (tmp_path / name).write_bytes(b"x")
     assert [p.relative_to(tmp_path).as_posix() for p in images_below(tmp_path)] == [
         "a/0.jpeg", "a/deep/1.DCM", "b/2.png", "c.tiff"]
+
+
+def _dicom_files(tmp_path):
+    """Names without a DICOM extension: a real DICOM, its preamble alone, near misses, nothing at all."""
+    files = {"dicom": write_dicom(tmp_path / "IM0003", (GRADIENT * 4095).astype(np.uint16)),
+             "png": tmp_path / "IM0004"}
+    Image.fromarray(np.round(GRADIENT * 255).astype(np.uint8)).save(files["png"], format="PNG")
+    for name, data in {"preamble": b"\1" * 128 + b"DICM", "no_preamble": b"DICM" + b"\0" * 200,
+                       "short": b"\0" * 130, "empty": b"", "dicm_late": b"\0" * 129 + b"DICM"}.items():
+        (tmp_path / name).write_bytes(data)
+        files[name] = tmp_path / name
+    files["folder"] = tmp_path
+    files["missing"] = tmp_path / "nothing-here"
+    return files
+
+
+def test_is_dicom_reads_the_preamble_as_before(tmp_path):
+    from keras_cxr.data.decode import is_dicom
+
+    def preamble_reference(path):
+        """What is_dicom did before it called pydicom.misc.is_dicom."""
+        try:
+            with open(path, "rb") as handle:
+                handle.seek(128)
+                return handle.read(4) == b"DICM"
+        except OSError:
+            return False
+
+    files = _dicom_files(tmp_path)
+    assert {name: is_dicom(p) for name, p in files.items()} == {n: preamble_reference(p) for n, p in files.items()}
+    assert {name for name, p in files.items() if is_dicom(p)} == {"dicom", "preamble"}
+    # A DICOM extension is enough, whatever the bytes (read_image then names what is wrong with the file).
+    (tmp_path / "x.DICOM").write_bytes(b"not a DICOM")
+    assert is_dicom(tmp_path / "missing.dcm") and is_dicom(tmp_path / "x.DICOM")

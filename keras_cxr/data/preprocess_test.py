@@ -4,9 +4,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from skimage.restoration import estimate_sigma
 
 from keras_cxr.data import PreprocessOptions, generate_dataset, preprocess_folder, read_image, read_manifest
-from keras_cxr.data.transforms import estimate_noise
 
 
 def test_preprocess_keeps_structure_resumes_and_reports(tmp_path):
@@ -29,8 +29,8 @@ def test_preprocess_keeps_structure_resumes_and_reports(tmp_path):
 def test_denoising_lowers_noise_on_files(tmp_path):
     generate_dataset(tmp_path / "src", per_class=1, size=128, seed=2)
     preprocess_folder(tmp_path / "src", tmp_path / "dst", PreprocessOptions(denoise="tv"), workers=1, progress=False)
-    before = [estimate_noise(read_image(p)) for p in sorted((tmp_path / "src" / "images").rglob("*.png"))]
-    after = [estimate_noise(read_image(p)) for p in sorted((tmp_path / "dst" / "images").rglob("*.png"))]
+    before = [estimate_sigma(read_image(p)) for p in sorted((tmp_path / "src" / "images").rglob("*.png"))]
+    after = [estimate_sigma(read_image(p)) for p in sorted((tmp_path / "dst" / "images").rglob("*.png"))]
     assert np.mean(after) < np.mean(before)
 
 

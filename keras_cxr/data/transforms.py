@@ -63,20 +63,5 @@ def resize(image, size):
     return np.asarray(Image.fromarray(image, mode="F").resize((width, height), Image.BILINEAR))
 
 
-def estimate_noise(image):
-    """Noise standard deviation by Immerkaer's method (1996), to check denoising.
-
-    The image is filtered with a kernel that cancels smooth structure (the
-    difference of two Laplacians); what remains is noise.
-    """
-    from scipy.ndimage import convolve
-
-    image = np.asarray(image, dtype=np.float64)
-    kernel = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.float64)
-    response = np.abs(convolve(image, kernel))[1:-1, 1:-1]
-    height, width = image.shape
-    return float(np.sqrt(np.pi / 2) * response.sum() / (6.0 * (width - 2) * (height - 2)))
-
-
 def to_uint8(image):
     return np.round(np.clip(image, 0.0, 1.0) * 255.0).astype(np.uint8)

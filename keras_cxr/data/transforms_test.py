@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from skimage.restoration import estimate_sigma
 
 from keras_cxr.data import transforms
 from keras_cxr.data.synthetic import synthetic_cxr
@@ -16,7 +17,7 @@ def noisy():
 def test_tv_denoising_lowers_the_noise(noisy, use_anscombe):
     clean, image = noisy
     denoised = transforms.tv_denoise(image, weight=0.08, anscombe_transform=use_anscombe, peak=60)
-    assert transforms.estimate_noise(denoised) < 0.5 * transforms.estimate_noise(image)
+    assert estimate_sigma(denoised) < 0.5 * estimate_sigma(image)
     assert np.abs(denoised - clean).mean() < np.abs(image - clean).mean()
     assert denoised.dtype == np.float32 and 0 <= denoised.min() and denoised.max() <= 1
 
@@ -32,3 +33,24 @@ def test_clahe_and_resize():
     assert equalised.shape == image.shape and equalised.max() - equalised.min() > 0.5
     assert transforms.resize(image, 32).shape == (32, 32)
     assert transforms.resize(image, (16, 24)).shape == (16, 24)
+
+
+def _immerkaer_sigma(image):
+    """Immerkaer's (1996) noise estimate, which these tests used before skimage's estimate_sigma."""
+    from scipy.ndimage import convolve
+
+    image = np.asarray(image, dtype=np.float64)
+    kernel = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.float64)
+    response = np.abs(convolve(image, kernel))[1:-1, 1:-1]
+    height, width = image.shape
+    return float(np.sqrt(np.pi / 2) * response.sum() / (6.0 * (width - 2) * (height - 2)))
+
+
+def test_skimage_estimate_sigma_measures_the_same_noise(noisy):
+    clean, image = noisy
+    for sigma in (0.05, 0.1):
+        gaussian = clean + np.random.default_rng(1).normal(0.0, sigma, clean.shape)
+        assert estimate_sigma(gaussian) == pytest.approx(sigma, rel=0.05)
+        assert estimate_sigma(gaussian) == pytest.approx(_immerkaer_sigma(gaussian), rel=0.05)
+    # Poisson noise as the denoising tests add it.
+    assert estimate_sigma(image) == pytest.approx(_immerkaer_sigma(image), rel=0.15)

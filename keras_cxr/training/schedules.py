@@ -1,11 +1,11 @@
 """Learning-rate schedules with warm-up, as serializable Keras schedules.
 
 Keras core replaces what the papers took from tensorflow-addons. All schedules
-are functions of the optimizer step, written with ``keras.ops`` so they run
-under any backend, and registered so a saved model's optimizer reloads.
+are functions of the optimizer step: warm-up + cosine is Keras's ``CosineDecay``
+and piecewise constant is Keras's ``PiecewiseConstantDecay``, the rest is
+written with ``keras.ops``, so they run under any backend. The classes here keep
+their names and configs, registered, so a saved model's optimizer reloads.
 """
-
-import math
 
 import keras
 from keras import ops
@@ -22,6 +22,9 @@ class WarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
         ``exponential``: ``peak_lr * decay_rate ** (t / step_size)``, floored at ``min_lr``;
         ``step``: multiply by ``decay_rate`` every ``step_size`` steps, floored at ``min_lr``;
         ``constant``: stay at ``peak_lr``.
+
+    Cosine is ``keras.optimizers.schedules.CosineDecay`` (``alpha = min_lr / peak_lr``).
+    Exponential and step stay written here: Keras's ``ExponentialDecay`` has neither a warm-up nor a floor.
     """
 
     def __init__(self, peak_lr, warmup_steps=0, decay="cosine", decay_steps=1, min_lr=0.0, decay_rate=0.1,
@@ -38,16 +41,22 @@ class WarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
         self.decay_rate = float(decay_rate)
         self.step_size = int(step_size)
         self.warmup_start_lr = float(warmup_start_lr)
+        self._keras = None
+        if decay == "cosine":
+            # Keras warms up over steps [0, warmup_steps) and decays from warmup_steps on, as before.
+            warm = self.warmup_steps > 0
+            self._keras = keras.optimizers.schedules.CosineDecay(
+                self.warmup_start_lr if warm else self.peak_lr, self.decay_steps, alpha=self.min_lr / self.peak_lr,
+                warmup_target=self.peak_lr if warm else None, warmup_steps=self.warmup_steps)
 
     def __call__(self, step):
+        if self._keras is not None:
+            return self._keras(step)
         step = ops.cast(step, "float32")
         warm = float(max(self.warmup_steps, 1))
         warmup_lr = self.warmup_start_lr + (self.peak_lr - self.warmup_start_lr) * ops.minimum(step / warm, 1.0)
         t = ops.maximum(step - self.warmup_steps, 0.0)
-        if self.decay == "cosine":
-            progress = ops.minimum(t / self.decay_steps, 1.0)
-            decayed = self.min_lr + 0.5 * (self.peak_lr - self.min_lr) * (1.0 + ops.cos(math.pi * progress))
-        elif self.decay == "exponential":
+        if self.decay == "exponential":
             decayed = ops.maximum(self.peak_lr * ops.power(self.decay_rate, t / self.step_size), self.min_lr)
         elif self.decay == "step":
             decayed = ops.maximum(
@@ -65,7 +74,7 @@ class WarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
 
 @keras.saving.register_keras_serializable(package="keras_cxr")
 class PiecewiseConstant(keras.optimizers.schedules.LearningRateSchedule):
-    """``values[i]`` while ``boundaries[i-1] <= step < boundaries[i]``.
+    """``values[i]`` while ``boundaries[i-1] <= step < boundaries[i]``: Keras's ``PiecewiseConstantDecay``.
 
     Zhong 2020's three stages (section 4): the paper describes a small warm-up rate, a large
     rate, then a small decay rate; the author's script uses 4e-4 (epochs 0-2),
@@ -81,13 +90,15 @@ class PiecewiseConstant(keras.optimizers.schedules.LearningRateSchedule):
             raise ValueError(f"Boundaries must increase, got {boundaries}")
         self.boundaries = boundaries
         self.values = values
+        # Keras changes rate after a boundary (step > b), these at it (step >= b): for whole steps, b - 1 in Keras.
+        shifted = [b - 1 for b in boundaries]
+        self._keras = keras.optimizers.schedules.PiecewiseConstantDecay(shifted, values) if boundaries else None
 
     def __call__(self, step):
-        step = ops.cast(step, "float32")
-        lr = ops.convert_to_tensor(self.values[0], "float32")
-        for boundary, value in zip(self.boundaries, self.values[1:]):
-            lr = ops.where(step >= boundary, value, lr)
-        return lr
+        step = ops.floor(ops.cast(step, "float32"))  # whole steps, so step > b - 1 is step >= b at any step
+        if self._keras is None:
+            return ops.convert_to_tensor(self.values[0], "float32")
+        return self._keras(step)
 
     def get_config(self):
         return dict(boundaries=self.boundaries, values=self.values)

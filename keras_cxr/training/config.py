@@ -72,6 +72,8 @@ SCHEMA = {
         "schedule": Field((str,), "constant", choices=("constant", "warmup_cosine", "warmup_exponential",
                                                        "warmup_step", "piecewise", "three_stage")),
         "warmup_epochs": Field(_NUMBER, 0, minimum=0.0),
+        "warmup_start_learning_rate": Field(_NUMBER, 0.0, minimum=0.0,
+                                            doc="where the linear warm-up starts (it ends at learning_rate)"),
         "min_learning_rate": Field(_NUMBER, 0.0, minimum=0.0),
         "decay_rate": Field(_NUMBER, 0.1, minimum=0.0),
         "decay_epochs": Field(_NUMBER, 1, minimum=0.0, doc="exponential/step: epochs per decay"),

@@ -28,7 +28,8 @@ def build_schedule(config, steps_per_epoch):
                  "warmup_step": "step"}[name]
         return WarmupDecay(lr, warmup_steps=warmup, decay=decay, decay_steps=total,
                            min_lr=float(t["min_learning_rate"]), decay_rate=float(t["decay_rate"]),
-                           step_size=max(int(round(t["decay_epochs"] * steps)), 1))
+                           step_size=max(int(round(t["decay_epochs"] * steps)), 1),
+                           warmup_start_lr=float(t["warmup_start_learning_rate"]))
     boundaries = [int(round(b * steps)) for b in t["boundaries_epochs"]]
     values = [float(v) for v in t["values"]]
     if name == "three_stage":

@@ -128,3 +128,17 @@ def test_a_saved_model_resumes_with_its_schedule(tmp_path, schedule):
     assert type(restored) is type(schedule) and restored.get_config() == schedule.get_config()
     assert int(optimizer.iterations.numpy()) == 2
     assert float(optimizer.learning_rate.numpy()) == pytest.approx(lr(schedule, 2))
+
+
+def test_the_warm_up_start_is_reachable_from_a_config():
+    """``training.warmup_start_learning_rate``: the first step's rate, rising linearly to learning_rate."""
+    from keras_cxr.training import build_schedule, validate
+
+    config = validate({"model": {"name": "resnet18"}, "training": {
+        "schedule": "warmup_cosine", "learning_rate": 1e-3, "warmup_epochs": 1, "epochs": 3,
+        "warmup_start_learning_rate": 1e-4}})
+    schedule = build_schedule(config, steps_per_epoch=10)
+    rates = [float(schedule(step)) for step in (0, 5, 10)]
+    assert rates == pytest.approx([1e-4, 5.5e-4, 1e-3], rel=1e-5)
+    assert float(build_schedule(validate({"model": {"name": "resnet18"}, "training": {
+        "schedule": "warmup_cosine", "warmup_epochs": 1, "epochs": 3}}), 10)(0)) == 0.0  # the default: from zero

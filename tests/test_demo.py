@@ -3,6 +3,7 @@
 import csv
 import json
 import re
+from collections import Counter
 
 import pytest
 
@@ -40,9 +41,12 @@ def _check_accuracy_is_the_test_splits(out, summary):
         test_rows = [r for r in csv.DictReader(handle) if r["split"] == "test"]
     assert len(rows) == len(test_rows) > 0
     assert sorted(r["true_label"] for r in rows) == sorted(r["label"] for r in test_rows)
+    classes = metrics["confusion_matrix"]["labels"]
+    for row in rows:  # the predicted label is the most probable class of the row
+        assert row["predicted_label"] == max(classes, key=lambda c: float(row[f"prob_{c}"])), row
+    pairs = Counter((r["true_label"], r["predicted_label"]) for r in rows)
+    assert metrics["confusion_matrix"]["counts"] == [[pairs[t, p] for p in classes] for t in classes]
     correct = sum(r["true_label"] == r["predicted_label"] for r in rows)
-    counts = metrics["confusion_matrix"]["counts"]
-    assert sum(map(sum, counts)) == len(rows) and sum(counts[i][i] for i in range(len(counts))) == correct
     recomputed = correct / len(rows)
     assert summary["test_accuracy"] == metrics["accuracy"] == pytest.approx(recomputed, abs=1e-12)
     assert f"Test accuracy **{recomputed:.1%}**" in (out / "report.md").read_text()

@@ -16,9 +16,9 @@ def test_attention_keeps_shape(kind):
 
 
 # Settings other than the defaults, so a setting the config forgets comes back as its default and shows.
-NON_DEFAULT = {"cbam": dict(reduction=4, spatial_kernel_size=3, min_channels=4),
-               "se": dict(reduction=4, min_channels=4), "eca": dict(kernel_size=5),
-               "gc": dict(reduction=4, min_channels=4), "nl": dict(inter_ratio=0.25, sub_sample=False, scaled=False)}
+NON_DEFAULT = {"cbam": dict(reduction=2, spatial_kernel_size=3, min_channels=4),
+               "se": dict(reduction=2, min_channels=4), "eca": dict(kernel_size=5),
+               "gc": dict(reduction=2, min_channels=4), "nl": dict(inter_ratio=0.25, sub_sample=False, scaled=False)}
 
 
 def _randomise(layer, seed=0):

@@ -18,6 +18,37 @@ def test_preset_keeps_shape_and_value_range(name):
         assert augmentation.layers
 
 
+def _centre(images, size):
+    top = (images.shape[1] - size) // 2
+    return images[:, top:top + size, top:top + size]
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_preset_changes_every_training_batch_and_none_changes_nothing(name):
+    augmentation = get_augmentation(name, 64, seed=1)
+    images = np.random.RandomState(0).rand(8, augmentation.load_size, augmentation.load_size, 3).astype(np.float32)
+    out = augmentation(tf.constant(images), training=True).numpy()
+    if name == "none":
+        np.testing.assert_array_equal(out, images)
+        return
+    # Against the unaugmented view of the same size (the centre crop the preset is evaluated on): every image
+    # is changed, most of them clearly (a small brightness shift and no flip is a legal draw).
+    change = np.abs(out - _centre(images, 64)).max(axis=(1, 2, 3))
+    assert (change > 1e-3).all() and np.median(change) > 0.05, change
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_outside_training_the_random_layers_pass_images_through(name):
+    # training=False runs every layer in inference mode: no random draw, so no seed matters and no crop is
+    # taken (the pipeline gives evaluation its centre crop through the preset's converter instead); only
+    # li_convnext's padding, which is not random, still applies.
+    images = np.random.RandomState(2).rand(4, 77, 77, 3).astype(np.float32)
+    outputs = [get_augmentation(name, 64, seed=seed)(tf.constant(images), training=False).numpy() for seed in (1, 2)]
+    np.testing.assert_array_equal(outputs[0], outputs[1])
+    expected = np.pad(images, [(0, 0), (4, 4), (4, 4), (0, 0)]) if name == "li_convnext" else images
+    np.testing.assert_allclose(outputs[0], expected, atol=1e-6)
+
+
 def test_zhong2020_crop_crops_80_from_96():
     assert get_augmentation("zhong2020_crop", 80).load_size == 96
     assert get_augmentation("zhong2020", 80).load_size == 80

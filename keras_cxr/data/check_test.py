@@ -9,17 +9,24 @@ def test_check_reports_bad_files_and_duplicates(tmp_path):
     train = next(r for r in records if r["split"] == "train")
     val = next(r for r in records if r["split"] == "val" and r["label"] == train["label"])
     shutil.copy(manifest.resolve(train), manifest.resolve(val))  # leakage across splits
-    twin = [r for r in records if r["split"] == "train" and r is not train][0]
-    shutil.copy(manifest.resolve(train), manifest.resolve(twin)) if twin["label"] == train["label"] else None
-    manifest.resolve(records[-1]).write_bytes(b"")
+    # A copy inside one split, of another image (one group holding both splits would count as leakage).
+    twins = next([a, b] for a in records for b in records if a["split"] == b["split"] == "train"
+                 and a["label"] == b["label"] != train["label"] and a is not b)
+    shutil.copy(manifest.resolve(twins[0]), manifest.resolve(twins[1]))
+    empty = next(r for r in reversed(records) if not any(r is other for other in [train, val] + twins))
+    manifest.resolve(empty).write_bytes(b"")
     manifest.write(tmp_path / "d" / "split.csv")
     report = check_dataset(tmp_path / "d" / "split.csv")
     assert not report.ok
     assert report.num_files == 16
-    assert [reason for _, reason in report.bad] == ["empty file (0 bytes)"]
-    assert len(report.duplicates_across) == 1
+    assert report.bad == [(str(manifest.resolve(empty)), "empty file (0 bytes)")]
+    leaked = [r for r in records if r is train or r is val]  # in manifest order
+    assert report.duplicates_across == [[f"{manifest.resolve(r)} [{r['split']}]" for r in leaked]]
+    assert report.duplicates_within == [[f"{manifest.resolve(r)} [train]" for r in twins]]
     text = report.to_text()
     assert "ACROSS splits" in text and "empty file" in text and "8-bit" in text and "48x48" in text
+    assert "duplicate images within a split: 1 group(s)" in text
+    assert f"  {manifest.resolve(twins[0])} [train] == {manifest.resolve(twins[1])} [train]" in text.splitlines()
 
 
 def test_check_of_a_clean_folder(tmp_path):

@@ -33,13 +33,20 @@ def test_one_channel_and_grayscale_copies(synth):
     np.testing.assert_allclose(three[..., :1], one, atol=1e-6)
 
 
-def test_deterministic_mode_repeats_exactly(synth):
-    def first_batches():  # several: parallel batches would race for the augmentation's seed counter
+def test_deterministic_mode_repeats_exactly_and_the_seed_matters(synth):
+    def first_batches(seed):  # several: parallel batches would race for the augmentation's seed counter
         ds = make_dataset(synth / "split.csv", "train", image_size=32, batch_size=4, augment="cheng_dpn",
-                          deterministic=True, seed=3)
-        return np.concatenate([images.numpy() for images, _ in ds.take(3)])
+                          deterministic=True, seed=seed)
+        batches = list(ds.take(3))
+        return np.concatenate([x.numpy() for x, _ in batches]), np.concatenate([y.numpy() for _, y in batches])
 
-    np.testing.assert_array_equal(first_batches(), first_batches())
+    images, labels = first_batches(3)
+    again, again_labels = first_batches(3)
+    np.testing.assert_array_equal(images, again)
+    np.testing.assert_array_equal(labels, again_labels)
+    other, _ = first_batches(4)
+    # Another seed: another order and other augmentations, so image by image the batches differ.
+    assert all(np.abs(a - b).max() > 0.05 for a, b in zip(images, other))
 
 
 @pytest.mark.parametrize("cache", ["memory", "file"])

@@ -54,3 +54,23 @@ def test_skimage_estimate_sigma_measures_the_same_noise(noisy):
         assert estimate_sigma(gaussian) == pytest.approx(_immerkaer_sigma(gaussian), rel=0.05)
     # Poisson noise as the denoising tests add it.
     assert estimate_sigma(image) == pytest.approx(_immerkaer_sigma(image), rel=0.15)
+
+
+def test_resize_keeps_a_constant_and_puts_an_edge_where_it_belongs():
+    np.testing.assert_allclose(transforms.resize(np.full((50, 70), 0.37, np.float32), (21, 33)), 0.37, atol=1e-6)
+    # Dark top half, bright bottom half, 32 x 48 -> (16, 24): (height, width), so the edge stays horizontal
+    # and lands between output rows 7 and 8. Bilinear antialiased (the triangle filter widened to 2 input
+    # pixels per output pixel): the two rows beside the edge see 1/8 of the other side (weights 1/8, 3/8,
+    # 3/8, 1/8 over 4 input rows); a plain bilinear sample would give 0 and 1 there.
+    step = np.zeros((32, 48), np.float32)
+    step[16:] = 1.0
+    out = transforms.resize(step, (16, 24))
+    assert out.shape == (16, 24)
+    expected = np.array([0.0] * 7 + [0.125, 0.875] + [1.0] * 7, np.float32)
+    np.testing.assert_allclose(out, np.repeat(expected[:, None], 24, axis=1), atol=1e-6)
+    # Enlarging (no antialiasing): a vertical edge between columns 3 and 4 of 8 -> 16 columns, linear in between.
+    edge = np.zeros((4, 8), np.float32)
+    edge[:, 4:] = 1.0
+    wide = transforms.resize(edge, (4, 16))
+    np.testing.assert_allclose(wide[0], [0] * 7 + [0.25, 0.75] + [1] * 7, atol=1e-6)
+    np.testing.assert_allclose(wide, np.repeat(wide[:1], 4, axis=0), atol=1e-6)

@@ -20,11 +20,87 @@ def test_every_method_returns_a_map_of_the_image_size_in_unit_range(small_model,
     assert np.all(np.isfinite(heatmap)) and heatmap.min() >= 0.0 and heatmap.max() <= 1.0
 
 
-def test_explained_class_defaults_to_the_prediction_and_can_be_chosen(small_model):
+def test_gradcam_of_a_two_branch_model_reads_the_shared_map(small_model):
     explainer = Explainer(small_model, "gradcam")
     x = np.random.default_rng(1).random((2, 32, 32, 1)).astype(np.float32)
-    assert explainer(x, [0, 2]).shape == (2, 32, 32)
+    maps = explainer(x, [0, 2])
+    assert maps.shape == (2, 32, 32) and maps.max() > 0  # not a blank map
     assert explainer.layer == "block4_conv3"  # the map both head branches read
+
+
+def _hand_model():
+    """A model whose evidence is known: class 0 is read from bright pixels (1.0), class 1 from grey ones (0.5).
+
+    Two 1x1 convolutions: h = relu(x - 0.75), relu(x - 0.25); then "features" = relu(4 h0) (1 on bright, 0 on
+    grey and black) and relu(h1 - 3 h0) (0.25 on grey, 0 on bright and black); a global average; a dense layer
+    reading only the first map for class 0 (weight 1) and only the second for class 1 (weight 8); softmax.
+    """
+    import keras
+
+    inputs = keras.Input((32, 32, 1))
+    detect = keras.layers.Conv2D(2, 1, activation="relu", name="detect")
+    features = keras.layers.Conv2D(2, 1, activation="relu", name="features")
+    dense = keras.layers.Dense(2, activation="softmax", name="predictions")
+    outputs = dense(keras.layers.GlobalAveragePooling2D()(features(detect(inputs))))
+    model = keras.Model(inputs, outputs)
+    detect.set_weights([np.ones((1, 1, 1, 2), np.float32), np.array([-0.75, -0.25], np.float32)])
+    features.set_weights([np.array([[4.0, -3.0], [0.0, 1.0]], np.float32).reshape(1, 1, 2, 2), np.zeros(2, np.float32)])
+    dense.set_weights([np.diag([1.0, 8.0]).astype(np.float32), np.zeros(2, np.float32)])
+    return model
+
+
+def _two_squares():
+    """A black 32x32 image with a bright square (class 0's evidence) and a grey one (class 1's), and their masks."""
+    image = np.zeros((32, 32), np.float32)
+    image[4:16, 18:30] = 1.0
+    image[18:30, 2:14] = 0.5
+    return image, image == 1.0, image == 0.5
+
+
+@pytest.fixture(scope="module")
+def hand_model():
+    return _hand_model()
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_every_method_points_at_the_evidence_of_the_class(hand_model, method):
+    # Each method's map for class 0 peaks on the bright square and holds most of its energy there; a blank
+    # or flat map would score 0 and 0.14 (the square's share of the image), one that also lit the grey
+    # square (the other class's evidence, as large) at most 0.5.
+    image, bright, grey = _two_squares()
+    heatmap = explain_array(hand_model, image, method=method, class_index=0, layer="features", lime_samples=100,
+                            scorecam_max_n=2)
+    assert heatmap.shape == (32, 32) and heatmap.min() >= 0.0 and heatmap.max() <= 1.0
+    assert pointing_game_hit(heatmap, bright)
+    assert energy_inside(heatmap, bright) > 0.7 and energy_inside(heatmap, grey) < 0.25
+
+
+def test_explained_class_defaults_to_the_prediction_and_can_be_chosen(hand_model):
+    from keras_cxr.explain.maps import prepare_input
+
+    image, bright, grey = _two_squares()
+    probabilities = hand_model.predict(prepare_input(image, (32, 32, 1))[None], verbose=0)[0]
+    assert probabilities.argmax() == 1  # the grey square outweighs the bright one: class 1 is the prediction
+    maps = {c: explain_array(hand_model, image, class_index=c, layer="features") for c in (None, 0, 1)}
+    np.testing.assert_array_equal(maps[None], maps[1])
+    assert energy_inside(maps[1], grey) > 0.9 and energy_inside(maps[0], bright) > 0.9
+
+
+def test_explain_paths_explains_the_prediction_or_the_chosen_class(hand_model, tmp_path):
+    from PIL import Image
+
+    from keras_cxr.explain.runner import explain_paths
+    from keras_cxr.models.loading import LoadedModel
+
+    image, bright, grey = _two_squares()
+    Image.fromarray(np.round(image * 255).astype(np.uint8)).save(tmp_path / "squares.png")
+    loaded = LoadedModel(hand_model, ["bright", "grey"], "hand", tmp_path / "model.keras")
+    for chosen, explained, evidence in ((None, "grey", grey), ("bright", "bright", bright)):
+        summary = explain_paths(loaded, [tmp_path / "squares.png"], tmp_path / f"out_{chosen}", class_name=chosen,
+                                layer="features", progress=False)
+        (record,) = summary["explanations"]
+        assert (record["predicted"], record["explained"]) == ("grey", explained)
+        assert energy_inside(np.load(record["map"]), evidence) > 0.9
 
 
 # Every registered model is also checked in models/zoo_test.py; here, the choices themselves.

@@ -60,3 +60,29 @@ def test_schedule_epochs_become_steps():
 def test_adamw_weight_decay_is_used_as_written(written, used):
     config = validate({"model": {"name": "resnet18"}, "training": {"optimizer": "adamw", "weight_decay": written}})
     assert build_optimizer(config, steps_per_epoch=10).weight_decay == pytest.approx(used)
+
+
+def _rates(schedule, steps):
+    return [float(keras.ops.convert_to_numpy(schedule(step))) for step in steps]
+
+
+def test_three_stage_from_a_config_changes_rate_at_the_epoch_boundaries():
+    config = validate({"model": {"name": "resnet18"}, "training": {
+        "schedule": "three_stage", "values": [1e-4, 1e-3, 2e-5], "boundaries_epochs": [1, 2.5], "epochs": 4}})
+    schedule = build_schedule(config, steps_per_epoch=6)  # boundaries at steps 6 and 15
+    assert isinstance(schedule, PiecewiseConstant) and schedule.boundaries == [6, 15]
+    assert _rates(schedule, [0, 5, 6, 14, 15, 23]) == pytest.approx([1e-4, 1e-4, 1e-3, 1e-3, 2e-5, 2e-5])
+    with pytest.raises(ValueError, match="three_stage needs values"):
+        validate({"model": {"name": "resnet18"}, "training": {"schedule": "three_stage", "values": [1e-4, 1e-3],
+                                                              "boundaries_epochs": [1, 2]}})
+
+
+def test_warmup_step_from_a_config_warms_up_then_steps_down_every_decay_epochs():
+    config = validate({"model": {"name": "resnet18"}, "training": {
+        "schedule": "warmup_step", "learning_rate": 1e-2, "warmup_epochs": 1, "decay_rate": 0.5, "decay_epochs": 2,
+        "min_learning_rate": 2e-3, "epochs": 10}})
+    schedule = build_schedule(config, steps_per_epoch=5)  # 5 warm-up steps, then halve every 10 steps
+    assert isinstance(schedule, WarmupDecay) and schedule.decay == "step"
+    assert (schedule.warmup_steps, schedule.step_size, schedule.decay_steps) == (5, 10, 45)
+    assert _rates(schedule, [0, 1, 4, 5, 14, 15, 25, 35, 200]) == pytest.approx(
+        [0.0, 2e-3, 8e-3, 1e-2, 1e-2, 5e-3, 2.5e-3, 2e-3, 2e-3])  # floored at min_learning_rate

@@ -201,8 +201,21 @@ def test_weights_list_and_fetch_into_a_folder(offline, monkeypatch, tmp_path, ca
                         dataclasses.replace(file, origin=original.as_uri(), file_hash="0" * 32))
     empty = tmp_path / "empty"
     assert main(["weights", "fetch", "mobilenet", "--dir", str(empty)]) == 2
-    assert "file hash does not match" in capsys.readouterr().err and os.listdir(empty) == []
+    assert "file hash does not match" in capsys.readouterr().err and not empty.exists()
     assert offline == []
+    # Without internet: the error names the file and the folders looked in; no folder is left behind.
+    never = tmp_path / "never"
+    assert main(["weights", "fetch", "efficientnet_b0", "--dir", str(never)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("keras-cxr weights: error: efficientnet_b0: ImageNet weights are not on this machine and "
+                          "could not be downloaded (")
+    assert f"Looked in:\n    {never / 'efficientnet_b0_notop.h5'}".replace("efficientnet_b0_", "efficientnetb0_") in err
+    assert offline and not never.exists()
+    # Bad folders are named.
+    assert main(["weights", "list", "--dir", str(tmp_path / "typo")]) == 2
+    assert f"--dir {tmp_path / 'typo'}: no such folder" in capsys.readouterr().err
+    assert main(["weights", "fetch", "mobilenet", "--dir", str(original)]) == 2
+    assert f"--dir {original} is a file, not a folder" in capsys.readouterr().err
 
 
 def test_weights_list_honours_keras_home_in_a_fresh_process(tmp_path):

@@ -74,6 +74,8 @@ def _size_text(row):
 def run_list(args):
     from keras_cxr.models.imagenet import WEIGHTS_DIR_ENV, search_dirs
 
+    if args.dir is not None and not os.path.isdir(os.path.expanduser(args.dir)):
+        raise FileNotFoundError(f"--dir {args.dir}: no such folder")
     rows = weights_table(args.names, args.dir, args.verify)
     if args.json:
         print(json.dumps(rows, indent=2))
@@ -105,8 +107,13 @@ def run_fetch(args):
     from keras_cxr.models import get_spec, list_models
     from keras_cxr.models.imagenet import fetch
 
+    from keras_cxr.models.imagenet import ImagenetWeightsNotFound
+
     names = list_models() if args.names == ["all"] else args.names
     specs = [get_spec(name) for name in names]  # unknown names fail before anything is fetched
+    if args.dir is not None and os.path.exists(os.path.expanduser(args.dir)) and not os.path.isdir(
+            os.path.expanduser(args.dir)):
+        raise ValueError(f"--dir {args.dir} is a file, not a folder")
     done = {}
     for spec in specs:
         file = getattr(spec.imagenet_source, "file", None)
@@ -116,7 +123,13 @@ def run_fetch(args):
         if file.fname in done:
             print(f"{spec.name}: {done[file.fname]} (shared)")
             continue
-        path, how = fetch(file, args.dir, spec.name)
+        try:
+            path, how = fetch(file, args.dir, spec.name)
+        except ImagenetWeightsNotFound:
+            raise
+        except OSError as error:  # a folder that cannot be created or written
+            raise ValueError(f"{spec.name}: cannot write {file.fname} to "
+                             f"{args.dir or 'the weights folder'}: {error}") from error
         check = f"{file.hash_algorithm} checked" if file.file_hash else "size checked" if file.size else "unchecked"
         done[file.fname] = path
         print(f"{spec.name}: {path} ({how}; {check})")

@@ -210,9 +210,9 @@ def describe(file):
     )
 
 
-def missing_message(model, file, reason=None):
+def missing_message(model, file, reason=None, extra_dir=None):
     cache = os.path.join(keras_cache_dir(), file.fname)
-    looked = "\n".join(f"    {os.path.join(d, file.fname)}" for d in search_dirs())
+    looked = "\n".join(f"    {os.path.join(d, file.fname)}" for d in search_dirs(extra_dir))
     return (
         f"{model}: ImageNet weights are not on this machine"
         + (f" and could not be downloaded ({reason})" if reason else "")
@@ -251,7 +251,9 @@ def download(file, dest_dir=None, model=None):
             os.remove(path)  # our own partial download, never a user's file
         if isinstance(error, ImagenetWeightsMismatch):
             raise
-        raise ImagenetWeightsNotFound(missing_message(model or file.application, file, reason=str(error))) from error
+        raise ImagenetWeightsNotFound(
+            missing_message(model or file.application, file, reason=str(error), extra_dir=dest_dir)
+        ) from error
     final = os.path.join(os.path.dirname(path), file.fname)
     os.replace(path, final)
     return final
@@ -293,5 +295,11 @@ def fetch(file, dest_dir=None, model=None):
         return target, "copied"
     if dest_dir is None and weights_dir() is None:
         return download(file, None, model), "downloaded"
+    created = not os.path.isdir(dest)
     os.makedirs(dest, exist_ok=True)
-    return download(file, dest, model), "downloaded"
+    try:
+        return download(file, dest, model), "downloaded"
+    except ImagenetWeightsNotFound:
+        if created and not os.listdir(dest):
+            os.rmdir(dest)  # the empty folder made for this download, nothing else
+        raise

@@ -127,6 +127,21 @@ def test_a_copy_with_another_checksum_is_refused_and_kept(offline, monkeypatch, 
     assert path.read_bytes() == before
 
 
+def test_weights_only_h5_that_does_not_fit_and_a_non_hdf5_file_are_named(offline, tmp_path):
+    unrelated = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, name="unrelated")])
+    other = tmp_path / "other.h5"
+    with h5py.File(other, "w") as handle:
+        legacy_h5_format.save_weights_to_hdf5_group(handle, unrelated)
+    with pytest.raises(ImagenetWeightsMismatch, match=f"mobilenet: {other} holds weights only, and they do not fit "
+                                                      rf"its ImageNet source \({MOBILENET.fname}, weights of "):
+        build_model("mobilenet", 3, input_shape=(32, 32, 3), weights=other)
+    junk = tmp_path / "junk.h5"
+    junk.write_text("not hdf5")
+    with pytest.raises(ValueError, match=f"Cannot read weights from {junk}: not an HDF5 file"):
+        build_model("mobilenet", 3, input_shape=(32, 32, 3), weights=junk)
+    assert offline == []
+
+
 def test_table_matches_keras_sources():
     """Each checksum is in the Keras module that downloads the file; every model with a source has an entry."""
     modules = {"ConvNeXtTiny": "convnext", "ResNet50": "resnet", "ResNet101": "resnet", "DenseNet121": "densenet",

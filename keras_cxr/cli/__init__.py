@@ -18,6 +18,7 @@ COMMANDS = {
     "data": "keras_cxr.cli.data_cmd",
     "audit": "keras_cxr.cli.audit_cmd",
     "models": "keras_cxr.cli.models_cmd",
+    "weights": "keras_cxr.cli.weights_cmd",
     "train": "keras_cxr.cli.train_cmd",
     "calibrate": "keras_cxr.cli.calibrate_cmd",
     "evaluate": "keras_cxr.cli.evaluate_cmd",

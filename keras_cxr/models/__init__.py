@@ -22,7 +22,7 @@ from keras_cxr.models.registry import (
     register_model,
     resolve_input_shape,
 )
-from keras_cxr.models.weights import TransferReport, load_weights, transfer_weights
+from keras_cxr.models.weights import TransferReport, imagenet_unavailable, load_weights, transfer_weights
 
 
 def build_model(name, num_classes, input_shape=None, weights=None, **options):
@@ -35,9 +35,11 @@ def build_model(name, num_classes, input_shape=None, weights=None, **options):
             ``None`` gives the paper default (224x224x3; 80x80x3 for
             ``vgg80_multibranch``).
         weights: ``None`` (random), ``"imagenet"`` (through keras.applications,
-            for the networks whose backbone it has) or a path to a ``.keras`` /
-            ``.weights.h5`` file. The load's :class:`TransferReport` is kept as
-            ``model.transfer_report``.
+            for the networks whose backbone it has: a local copy of its file
+            when there is one, see :mod:`keras_cxr.models.imagenet`, else a
+            download) or a path to a ``.keras`` / ``.weights.h5`` file (or to
+            Keras's ImageNet ``.h5`` file itself). The load's
+            :class:`TransferReport` is kept as ``model.transfer_report``.
         **options: network options (``attention="eca"``, ``dropout=0.2``, ...);
             ``get_spec(name).options`` lists them.
     """
@@ -46,6 +48,8 @@ def build_model(name, num_classes, input_shape=None, weights=None, **options):
     if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 2:
         raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}")
     input_shape = resolve_input_shape(spec, input_shape)
+    if isinstance(weights, str) and weights == "imagenet" and spec.imagenet_source is None:
+        raise ValueError(imagenet_unavailable(spec))  # before building a network only to say so
     model = spec.builder(num_classes, input_shape, **options)
     if weights is not None:
         model.transfer_report = load_weights(model, spec, weights)

@@ -21,15 +21,13 @@ import keras
 
 from keras_cxr.layers.input_adapters import IMAGENET_MEAN, IMAGENET_STD
 from keras_cxr.models.heads import pooled_classifier
+from keras_cxr.models.imagenet import ImagenetSource
 from keras_cxr.models.inputs import image_input
 from keras_cxr.models.registry import register_model
 
 
 def _imagenet(app):
-    def source(weights):
-        return app(include_top=False, weights=weights)
-
-    return source
+    return ImagenetSource(app.__name__)
 
 
 def build_application(app, name, normalization, num_classes, input_shape, dropout=0.0):

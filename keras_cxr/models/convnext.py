@@ -48,6 +48,7 @@ from keras_cxr.layers import (
     get_attention,
 )
 from keras_cxr.layers.factory import validate_attention
+from keras_cxr.models.imagenet import ImagenetSource
 from keras_cxr.models.inputs import image_input
 from keras_cxr.models.registry import register_model
 
@@ -123,11 +124,8 @@ def convnext_head(x, num_classes, dropout=0.0):
     return layers.Dense(num_classes, activation="softmax", dtype="float32", name=f"{PREFIX}_head_dense")(x)
 
 
-def _imagenet_convnext_tiny(weights):
-    import keras
-
-    # include_top keeps the head LayerNorm's name; the 1000-way dense is skipped by shape.
-    return keras.applications.ConvNeXtTiny(weights=weights, include_top=True)
+# include_top keeps the head LayerNorm's name; the 1000-way dense is skipped by shape.
+_imagenet_convnext_tiny = ImagenetSource("ConvNeXtTiny", include_top=True)
 
 
 def _build(name, num_classes, input_shape, dropout=0.0, **backbone):

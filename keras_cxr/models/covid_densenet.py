@@ -25,14 +25,14 @@ from keras import layers
 from keras_cxr.layers import ScaleAttentionFusion, get_attention
 from keras_cxr.layers.factory import validate_attention
 from keras_cxr.models.heads import classifier
+from keras_cxr.models.imagenet import ImagenetSource
 from keras_cxr.models.inputs import image_input
 from keras_cxr.models.registry import register_model
 
 SCALE_LAYERS = ("pool3_relu", "pool4_relu", "relu")
 
 
-def _imagenet_densenet121(weights):
-    return keras.applications.DenseNet121(weights=weights, include_top=False)
+_imagenet_densenet121 = ImagenetSource("DenseNet121")
 
 
 @register_model(

@@ -41,6 +41,8 @@ from keras_cxr.models.inputs import image_input
 from keras_cxr.models.registry import register_model
 
 BN_EPSILON = 1e-3
+NO_IMAGENET = ("keras.applications has no DPN; Cheng et al. (DPN-SENet)'s recipe trains every network from "
+               "scratch")
 
 # name: (small, stem filters, k_r, groups, blocks per stage, dense increments)
 DPN_CONFIGS = {
@@ -124,6 +126,7 @@ def _build(variant, model_name, num_classes, input_shape, attention, attention_r
 @register_model(
     "dpn68",
     paper="cheng_dpn_se",
+    imagenet_note=NO_IMAGENET,
     description="DPN-68 (Chen et al. 2017, Dual Path Networks); baseline in Cheng et al. (DPN-SENet) Table 1",
 )
 def dpn68(
@@ -137,6 +140,7 @@ def dpn68(
 @register_model(
     "dpn92",
     paper="cheng_dpn_se",
+    imagenet_note=NO_IMAGENET,
     description="DPN-92 (Chen et al. 2017, Dual Path Networks); baseline in Cheng et al. (DPN-SENet) Table 1",
 )
 def dpn92(
@@ -150,6 +154,7 @@ def dpn92(
 @register_model(
     "dpn131",
     paper="cheng_dpn_se",
+    imagenet_note=NO_IMAGENET,
     description="DPN-131 (Chen et al. 2017, Dual Path Networks); baseline in Cheng et al. (DPN-SENet) Table 1",
 )
 def dpn131(
@@ -163,6 +168,7 @@ def dpn131(
 @register_model(
     "dpn92_se",
     paper="cheng_dpn_se",
+    imagenet_note=NO_IMAGENET,
     description="DPN-SE: DPN-92 with squeeze-and-excitation (Cheng et al. (DPN-SENet))",
 )
 def dpn92_se(num_classes, input_shape, *, attention="se", attention_reduction=16, final_activation="relu",

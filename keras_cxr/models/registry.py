@@ -28,8 +28,11 @@ class ModelSpec:
     min_input_size: int = 32
     input_size_multiple: int = 1
     # Returns a keras.Model whose layer names match this network's, built with
-    # the given ``weights`` argument ("imagenet" in use); None: no ImageNet source.
+    # the given ``weights`` argument (a path to the ImageNet file in use); None:
+    # no ImageNet source. A keras_cxr.models.imagenet.ImagenetSource names its file.
     imagenet_source: Optional[Callable] = None
+    # Without an ImageNet source: why (shown by weights="imagenet" and `keras-cxr weights list`).
+    imagenet_note: str = ""
     # The feature map class-activation maps explain when the generic rule (last
     # spatial, non-pooling layer) would pick a poor one; see keras_cxr.explain.
     cam_layer: Optional[str] = None
@@ -54,6 +57,7 @@ def register_model(
     min_input_size=32,
     input_size_multiple=1,
     imagenet_source=None,
+    imagenet_note="",
     cam_layer=None,
 ):
     """Decorator registering ``builder(num_classes, input_shape, *, **options)``."""
@@ -73,6 +77,7 @@ def register_model(
             min_input_size=min_input_size,
             input_size_multiple=input_size_multiple,
             imagenet_source=imagenet_source,
+            imagenet_note=imagenet_note,
             cam_layer=cam_layer,
         )
         return builder

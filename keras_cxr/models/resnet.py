@@ -21,6 +21,7 @@ from keras import layers
 
 from keras_cxr.layers import get_attention
 from keras_cxr.models.heads import pooled_classifier
+from keras_cxr.models.imagenet import ImagenetSource
 from keras_cxr.models.inputs import image_input
 from keras_cxr.models.registry import register_model
 
@@ -116,6 +117,7 @@ def resnet_stages(
     "resnet18",
     paper="cheng_dpn_se",
     description="ResNet-18 (He et al. 2016), built here; baseline in Cheng et al. (DPN-SENet) Table 1",
+    imagenet_note="keras.applications has no ResNet-18; Cheng et al. (DPN-SENet)'s recipe trains it from scratch",
 )
 def resnet18(num_classes, input_shape, *, attention=None, dropout=0.0):
     """ResNet-18 with basic blocks; ``attention`` adds a block to the last unit of every stage."""
@@ -126,8 +128,7 @@ def resnet18(num_classes, input_shape, *, attention=None, dropout=0.0):
     return keras.Model(inputs, outputs, name="resnet18")
 
 
-def _imagenet_resnet50(weights):
-    return keras.applications.ResNet50(weights=weights, include_top=False)
+_imagenet_resnet50 = ImagenetSource("ResNet50")
 
 
 def check_variant(variant):

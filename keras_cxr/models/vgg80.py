@@ -29,6 +29,7 @@ POOLINGS = ("max", "avg")
     paper="zhong2020",
     description="VGG-style multi-branch CNN for 80x80 CXR (Zhong 2020), 63.1 M parameters",
     min_input_size=16,
+    imagenet_note="Zhong 2020 trains it from scratch; an architecture of its own, with no ImageNet weights anywhere",
 )
 def vgg80_multibranch(num_classes, input_shape, *, branch_pooling="max", dropout=(0.5, 0.4)):
     """Zhong 2020's network; ``branch_pooling`` is "max" (author's script) or "avg" (paper text)."""

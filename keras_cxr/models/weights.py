@@ -81,16 +81,59 @@ def paper_citations(keys):
     return citation(keys)
 
 
+def imagenet_unavailable(spec):
+    """The message for ``weights="imagenet"`` on a network without an ImageNet source."""
+    why = spec.imagenet_note or f"keras.applications has none for it ({paper_citations(spec.paper)})"
+    return (
+        f"{spec.name} has no ImageNet weights: {why}. Use weights=None (random initialisation) or "
+        "weights=PATH (a .keras or .weights.h5 file of your own)."
+    )
+
+
+def _is_weights_only_h5(path):
+    """True for a legacy .h5 holding weights but no model (how keras.applications publishes ImageNet weights)."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as handle:
+            return "model_config" not in handle.attrs
+    except OSError as error:
+        raise ValueError(f"Cannot read weights from {path}: not an HDF5 file ({error})") from None
+
+
+def _load_imagenet_file(model, spec, path):
+    """Keras's ImageNet weight file given as weights=PATH: built into its keras.applications source."""
+    from keras_cxr.models.imagenet import ImagenetWeightsMismatch, verify
+
+    file = getattr(spec.imagenet_source, "file", None)
+    if file is not None and os.path.basename(path) == file.fname:
+        verify(file, path, spec.name)
+    try:
+        source = spec.imagenet_source(path)
+    except (ValueError, KeyError, OSError) as error:
+        expected = f" ({file.fname}, weights of {file.source})" if file is not None else ""
+        raise ImagenetWeightsMismatch(
+            f"{spec.name}: {path} holds weights only, and they do not fit its ImageNet source{expected}: {error}"
+        ) from error
+    return transfer_weights(model, source, source_name=f"ImageNet ({source.name}, {path})")
+
+
 def load_weights(model, spec, weights):
-    """Load ``weights`` ("imagenet" or a file path) into ``model``; returns a TransferReport."""
-    if weights == "imagenet":
+    """Load ``weights`` ("imagenet" or a file path) into ``model``; returns a TransferReport.
+
+    "imagenet" uses a local copy of Keras's file when there is one (keras_cxr.models.imagenet
+    says where it looks) and downloads it otherwise; without either the error says what to put where.
+    """
+    if isinstance(weights, str) and weights == "imagenet":
         if spec.imagenet_source is None:
-            raise ValueError(
-                f"{spec.name} has no ImageNet weights in keras.applications "
-                f"(source: {paper_citations(spec.paper)}). Use weights=None (random initialisation) "
-                "or a local file."
-            )
-        source = spec.imagenet_source(IMAGENET_WEIGHTS)
+            raise ValueError(imagenet_unavailable(spec))
+        argument = IMAGENET_WEIGHTS
+        file = getattr(spec.imagenet_source, "file", None)
+        if argument == "imagenet" and file is not None:
+            from keras_cxr.models.imagenet import imagenet_weights_path
+
+            argument = imagenet_weights_path(spec.name, file)
+        source = spec.imagenet_source(argument)
         report = transfer_weights(model, source, source_name=f"ImageNet ({source.name})")
     else:
         path = os.fspath(weights)
@@ -100,6 +143,8 @@ def load_weights(model, spec, weights):
             model.load_weights(path)
             total = len(model.weights)
             report = TransferReport(source=path, transferred=total, total=total)
+        elif path.endswith(".h5") and spec.imagenet_source is not None and _is_weights_only_h5(path):
+            report = _load_imagenet_file(model, spec, path)
         elif path.endswith((".keras", ".h5")):
             import keras_cxr.layers  # noqa: F401  (registers custom layers for loading)
 
@@ -108,7 +153,7 @@ def load_weights(model, spec, weights):
         else:
             raise ValueError(
                 f"Cannot read weights from {path}: expected 'imagenet', a .keras model, "
-                "a .weights.h5 file or a legacy .h5 model"
+                "a .weights.h5 file, a legacy .h5 model or Keras's ImageNet .h5 file"
             )
     if report.transferred == 0:
         raise ValueError(f"No weights of {report.source} match {spec.name}: no layer shares a name and shape")

@@ -51,8 +51,13 @@ def test_imagenet_sources_map_onto_every_backbone_tensor(name, monkeypatch):
 
 
 def test_networks_without_imagenet_weights_say_so():
-    with pytest.raises(ValueError, match=r"no ImageNet weights .*Cheng et al\. \(DPN-SENet\)"):
+    with pytest.raises(ValueError, match=r"dpn92 has no ImageNet weights: keras.applications has no DPN; "
+                                         r"Cheng et al\. \(DPN-SENet\)'s recipe trains every network from scratch"):
         build_model("dpn92", 4, input_shape=(64, 64, 3), weights="imagenet")
+    with pytest.raises(ValueError, match=r"resnet18 has no ImageNet weights: keras.applications has no ResNet-18"):
+        build_model("resnet18", 4, input_shape=(64, 64, 3), weights="imagenet")
+    with pytest.raises(ValueError, match=r"vgg80_multibranch has no ImageNet weights: Zhong 2020 trains it from"):
+        build_model("vgg80_multibranch", 3, weights="imagenet")
 
 
 def test_missing_and_unsupported_weight_files(tmp_path):

@@ -103,7 +103,7 @@ def test_missing_file_names_file_url_checksum_and_where_to_put_it(offline, tmp_p
     assert message.startswith("resnet50_fpn_attention: ImageNet weights are not on this machine and could not be "
                               "downloaded (")
     for text in (file.fname, file.origin, f"md5 {file.file_hash}", f"put the file at {cache / file.fname}",
-                 f"keras-cxr weights fetch resnet50_fpn_attention --dir DIR", f"{WEIGHTS_DIR_ENV}=DIR",
+                 "keras-cxr weights fetch resnet50_fpn_attention --dir DIR", f"{WEIGHTS_DIR_ENV}=DIR",
                  "weights=PATH", "94,765,736 bytes"):
         assert text in message
     assert isinstance(caught.value, FileNotFoundError)  # the command line prints it without a traceback

@@ -12,6 +12,7 @@ from keras_cxr.evaluation.model_card import build_card, write_card
 from keras_cxr.uncertainty import calibrated_probabilities, conformal_sets, coverage_report, set_names
 from keras_cxr.evaluation.inference import measure_throughput, score_manifest
 from keras_cxr.evaluation.report import write_report
+from keras_cxr.pages.image_browser import BROWSER_IMAGES
 from keras_cxr.evaluation.summary import summarize
 
 
@@ -75,7 +76,7 @@ def _device_name():
 
 def evaluate(model, data, out_dir, *, split="test", positive_class=None, class_map=None, tta=False,
              batch_size=32, bootstrap_resamples=1000, throughput=True, group_by=None, allow_overlap=False,
-             skip_bad=False, target_sensitivity=None, prevalences=(), conformal=0.95, report_images=200):
+             skip_bad=False, target_sensitivity=None, prevalences=(), conformal=0.95, report_images=BROWSER_IMAGES):
     """Evaluate ``model`` (run dir, ``.keras`` file or a LoadedModel) on ``data``; writes ``out_dir``.
 
     ``split=None`` scores every image (an external test set). Data without a split column is scored on

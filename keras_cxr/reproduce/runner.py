@@ -13,6 +13,7 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
+from keras_cxr.pages.image_browser import BROWSER_IMAGES
 from keras_cxr.papers import get_paper
 from keras_cxr.reproduce.metrics import COVID, row_metrics
 from keras_cxr.reproduce.protocols import get_protocol
@@ -120,7 +121,10 @@ def run_row(protocol, row, data_csv, out_dir, *, quick=False, overrides=(), exte
     run_dir = Path(out_dir) / _slug(row.name)
     result = train(config, data_csv, run_dir, verbose=verbose)
     positive = COVID if COVID in result.classes else None
-    common = dict(positive_class=positive, bootstrap_resamples=200 if quick else 1000)
+    # A quick run is a smoke test of the protocol: its evaluations skip report.html's image browser (Grad-CAM
+    # of every shown image); a full run keeps it.
+    common = dict(positive_class=positive, bootstrap_resamples=200 if quick else 1000,
+                  report_images=0 if quick else BROWSER_IMAGES)
     metrics = evaluate(run_dir, run_dir / "split.csv", run_dir / "evaluation", split=protocol.score_split,
                        throughput=protocol.measure_speed, **common)
     external_metrics = None

@@ -30,7 +30,7 @@ def test_warmup_then_exponential_and_step():
     assert [lr(step, s) for s in (0, 29, 30, 61)] == pytest.approx([1e-2, 1e-2, 1e-3, 1e-4])
 
 
-def test_seed002_script_and_paper_stages():
+def test_zhong2020_script_and_paper_stages():
     script = PiecewiseConstant([30, 60], [4e-4, 2e-4, 1e-4])  # 10 steps per epoch: epochs 0-2, 3-5, 6+
     assert [lr(script, s) for s in (0, 29, 30, 59, 60, 999)] == pytest.approx([4e-4, 4e-4, 2e-4, 2e-4, 1e-4, 1e-4])
     paper = three_stage(1e-4, 1e-3, 1e-4, warmup_steps=5, decay_start_step=50)

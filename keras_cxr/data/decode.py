@@ -136,6 +136,7 @@ def _dicom_pixels(source, path):
         kind = f" ({getattr(kind, 'name', kind)})" if kind else ""
         raise ImageDecodeError(path, f"DICOM without pixel data{kind}: a header-only file, report or "
                                      "presentation state, not an image")
+    _check_dicom_size(dataset, path)
     syntax = getattr(getattr(dataset, "file_meta", None), "TransferSyntaxUID", None)
     if syntax is not None and syntax.is_compressed:
         try:
@@ -153,6 +154,23 @@ def _dicom_pixels(source, path):
     except Exception as error:
         raise ImageDecodeError(path, f"unreadable DICOM pixel data ({type(error).__name__}: "
                                      f"{_one_line(error)})") from None
+
+
+def _check_dicom_size(dataset, path):
+    """The same decompression-bomb limit as Pillow's, on the pixels the header declares, before decoding them.
+
+    A compressed DICOM of a few hundred kB can declare 16000 x 16000 pixels; decoding it would take GBs.
+    """
+    from PIL import Image
+
+    limit = Image.MAX_IMAGE_PIXELS
+    try:
+        rows, columns = int(dataset.get("Rows", 0) or 0), int(dataset.get("Columns", 0) or 0)
+        frames = int(dataset.get("NumberOfFrames", 1) or 1)
+    except (TypeError, ValueError):
+        return  # a malformed header: pixel_array reports it
+    if limit and rows * columns * max(frames, 1) > limit:
+        raise _too_large(path, columns, rows * max(frames, 1), limit)
 
 
 def _one_line(error):

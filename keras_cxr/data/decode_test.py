@@ -204,3 +204,15 @@ def test_is_dicom_reads_the_preamble_as_before(tmp_path):
     # A DICOM extension is enough, whatever the bytes (read_image then names what is wrong with the file).
     (tmp_path / "x.DICOM").write_bytes(b"not a DICOM")
     assert is_dicom(tmp_path / "missing.dcm") and is_dicom(tmp_path / "x.DICOM")
+
+
+def test_a_dicom_declaring_too_many_pixels_is_refused_before_decoding(tmp_path):
+    """A small compressed DICOM can declare 20000 x 20000 pixels: Pillow's decompression-bomb limit applies."""
+    import pydicom
+
+    path = write_dicom(tmp_path / "bomb.dcm", (GRADIENT * 4095).astype(np.uint16))
+    dataset = pydicom.dcmread(path)
+    dataset.Rows, dataset.Columns = 20000, 20000
+    dataset.save_as(path)
+    with pytest.raises(ImageDecodeError, match=r"bomb.dcm.*20000x20000 = 400,000,000 pixels exceeds .*limit"):
+        read_image(path)

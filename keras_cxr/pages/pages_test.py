@@ -229,3 +229,11 @@ def test_markdown_shows_raw_html_as_text():
     html = markdown_html("- `a.png`: <script>alert(1)</script>\n\n<img src=x onerror=alert(2)>.png\n")
     assert "<script>" not in html and "<img" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "&lt;img src=x onerror=alert(2)&gt;.png" in html
+
+
+def test_markdown_links_with_a_script_scheme_are_disarmed():
+    """A label or group name written into a report as ``[x](javascript:...)`` must not run when clicked."""
+    html = markdown_html("[a](javascript:alert(1)) [b](JavaScript:x) [c](https://example.org) [d](report.html) "
+                         "![e](figure.png)")
+    assert "javascript:" not in html.lower()
+    assert 'href="https://example.org"' in html and 'href="report.html"' in html and 'src="figure.png"' in html

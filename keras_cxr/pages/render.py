@@ -73,7 +73,12 @@ def markdown_html(text):
     converter = markdown.Markdown(extensions=["tables", "fenced_code", "sane_lists"], output_format="html")
     converter.preprocessors.deregister("html_block")
     converter.inlinePatterns.deregister("html")
-    return converter.convert(text)
+    return _UNSAFE_LINK.sub(r"\1#\3", converter.convert(text))
+
+
+# A Markdown link or image whose target has a scheme other than http(s)/mailto/data:image (``javascript:``,
+# ``vbscript:``...): written into a report through a label or a group name, it must not run when clicked.
+_UNSAFE_LINK = re.compile(r'(\b(?:href|src)=")(?!https?:|mailto:|data:image/|#)([A-Za-z][A-Za-z0-9+.-]*:[^"]*)(")', re.I)
 
 
 _IMG_SRC = re.compile(r'(<img\b[^>]*?\bsrc=")([^"]+)(")')

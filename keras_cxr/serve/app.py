@@ -38,6 +38,16 @@ def create_app(service, *, save_dir=None, max_upload_mb=MAX_UPLOAD_MB):
     save_dir = Path(save_dir) if save_dir else None
     limit = int(max_upload_mb * 1024 * 1024)
     card_html = Markup(markdown_html(service.card_markdown)) if service.card_markdown else None
+    _keep_uploads_in_memory(limit)
+
+    @app.middleware("http")
+    async def guard_uploads(request, call_next):
+        """Before the body is read: refuse other sites' pages posting here, and bodies over the limit."""
+        if request.method == "POST":
+            refused = _refuse_request(request.headers, limit, max_upload_mb)
+            if refused is not None:
+                return JSONResponse({"file": "upload", "error": refused[1]}, status_code=refused[0])
+        return await call_next(request)
 
     @app.get("/", response_class=HTMLResponse)
     def page():
@@ -77,13 +87,50 @@ def create_app(service, *, save_dir=None, max_upload_mb=MAX_UPLOAD_MB):
             logging.getLogger("keras_cxr.serve").exception("analysing %s failed", name)
             return _refused(name, f"could not be analysed ({type(error).__name__}: {error})", 500)
         if save_dir is not None:
-            result["saved_to"] = str(_save_upload(save_dir, name, data, result))
+            try:
+                result["saved_to"] = str(_save_upload(save_dir, name, data, result))
+            except OSError as error:  # disk full, permissions: the result still reaches the page
+                result["save_error"] = f"{name} was not saved to {save_dir}: {error.strerror or error}"
         return result
 
     def _refused(name, reason, status=422):
         return JSONResponse({"file": name, "error": f"{name}: {reason}"}, status_code=status)
 
     return app
+
+
+# Multipart overhead (boundaries, headers) allowed above the file limit in a request's Content-Length.
+_FORM_OVERHEAD = 64 * 1024
+
+
+def _keep_uploads_in_memory(limit):
+    """Starlette spools a form's files over 1 MB to temporary files; up to the upload limit, keep them in memory.
+
+    Requests over the limit never reach the parser (:func:`_refuse_request`), so no upload touches the disk.
+    """
+    from starlette.formparsers import MultiPartParser
+
+    MultiPartParser.spool_max_size = max(MultiPartParser.spool_max_size, limit + _FORM_OVERHEAD)
+
+
+def _refuse_request(headers, limit, max_upload_mb):
+    """``(status, message)`` for a POST to refuse before reading it, else None.
+
+    A browser names the page a form came from (``Origin``): one from another site (any web page open in the
+    same browser can post to 127.0.0.1) is refused. A declared body over the limit is refused unread.
+    """
+    from urllib.parse import urlsplit
+
+    origin = headers.get("origin")
+    if origin and urlsplit(origin).netloc != headers.get("host"):
+        return 403, f"refused: a page of {origin} may not send X-rays to this server"
+    try:
+        length = int(headers.get("content-length") or 0)
+    except ValueError:
+        return 400, "refused: the request's Content-Length is not a number"
+    if length > limit + _FORM_OVERHEAD:
+        return 413, f"upload: larger than the {max_upload_mb:g} MB limit (--max-upload-mb)"
+    return None
 
 
 def _save_upload(save_dir, name, data, result):
@@ -95,7 +142,7 @@ def _save_upload(save_dir, name, data, result):
     """
     save_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
-    safe = re.sub(r"[^A-Za-z0-9._-]", "_", name) or "upload"
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", name)[-120:] or "upload"  # file systems stop at 255 bytes
     kept = {k: v for k, v in result.items() if k not in ("image", "model_input", "gradcam")}
     for attempt in itertools.count():
         target = save_dir / (f"{stamp}-{attempt}_{safe}" if attempt else f"{stamp}_{safe}")

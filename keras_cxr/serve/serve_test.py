@@ -338,3 +338,40 @@ def test_serve_warns_when_listening_beyond_this_machine(monkeypatch, service):
     lines.clear()
     serve("run", "::", 8080, log=lines.append)
     assert lines[0].startswith("WARNING") and lines[1].startswith("Serving resnet18 at http://[::]:8080/")
+
+
+def test_uploads_stay_in_memory_and_oversized_bodies_are_refused_unread(service, monkeypatch):
+    """Starlette would spool a file over 1 MB to disk; up to the limit it stays in memory, and a body declared
+    larger than the limit is refused before it is read."""
+    import tempfile
+
+    rolled = []
+    real = tempfile.SpooledTemporaryFile.rollover
+    monkeypatch.setattr(tempfile.SpooledTemporaryFile, "rollover", lambda self: rolled.append(1) or real(self))
+    roomy = TestClient(create_app(service, max_upload_mb=8))
+    answer = _post(roomy, "big.png", b"\0" * (3 * 1024 * 1024))
+    assert answer.status_code == 422 and not rolled, answer.text  # parsed in memory, then "not an image"
+    small = TestClient(create_app(service, max_upload_mb=0.01))
+    refused = _post(small, "huge.png", b"\0" * (200 * 1024))
+    assert refused.status_code == 413 and "larger than the 0.01 MB limit" in refused.json()["error"]
+
+
+def test_other_sites_pages_cannot_post_here(client, png):
+    foreign = client.post("/api/predict", files={"file": ("x.png", png.read_bytes(), "image/png")},
+                          headers={"Origin": "http://evil.example"})
+    assert foreign.status_code == 403 and "evil.example" in foreign.json()["error"]
+    own = client.post("/api/predict", files={"file": ("x.png", png.read_bytes(), "image/png")},
+                      headers={"Origin": "http://testserver"})
+    assert own.status_code == 200, own.text
+
+
+def test_a_long_file_name_is_saved_shortened_and_a_failed_save_still_answers(service, png, tmp_path):
+    kept = tmp_path / "kept"
+    saving = TestClient(create_app(service, save_dir=kept))
+    answer = _post(saving, "x" * 250 + ".png", png.read_bytes())
+    assert answer.status_code == 200 and len(Path(answer.json()["saved_to"]).name) < 160
+    blocked = tmp_path / "not_a_folder"
+    blocked.write_text("a file where the save folder should be")  # the save fails, the answer must not
+    failed = _post(TestClient(create_app(service, save_dir=blocked)), "y.png", png.read_bytes())
+    assert failed.status_code == 200 and "y.png was not saved to" in failed.json()["save_error"]
+    assert failed.json()["predicted"] and blocked.read_text().startswith("a file")

@@ -76,17 +76,24 @@ def _overlays(explainer, loaded, grays, targets):
     """Embedded Grad-CAM overlays (one per image; None each without an explainer)."""
     if explainer is None:
         return [None] * len(grays)
-    from keras_cxr.explain.maps import map_to_image, prepare_input
-    from keras_cxr.explain.overlay import blend_heatmap, thumbnail
+    from keras_cxr.explain.maps import prepare_input
 
     converter = loaded.converter
     inputs = np.stack([prepare_input(gray, loaded.input_shape, converter) for gray in grays])
     maps = explainer(inputs, targets)
-    overlays = []
-    for gray, heatmap in zip(grays, maps):
-        full = map_to_image(heatmap, gray.shape, converter)
-        overlays.append(array_data_uri(blend_heatmap(thumbnail(gray, OVERLAY_PX), thumbnail(full, OVERLAY_PX))))
-    return overlays
+    return [overlay_data_uri(gray, heatmap, converter, OVERLAY_PX) for gray, heatmap in zip(grays, maps)]
+
+
+def overlay_data_uri(gray, heatmap, converter, max_side):
+    """A map over the model's view, drawn on the whole X-ray (at most ``max_side`` px) as an embedded JPEG.
+
+    The one drawing of a Grad-CAM overlay for web pages: the report's browser and ``serve``.
+    """
+    from keras_cxr.explain.maps import map_to_image
+    from keras_cxr.explain.overlay import blend_heatmap, thumbnail
+
+    full = map_to_image(heatmap, gray.shape, converter)
+    return array_data_uri(blend_heatmap(thumbnail(gray, max_side), thumbnail(full, max_side)))
 
 
 def _item(index, path, gray, overlay, classes, true_index, probs, group, conformal_set):

@@ -80,14 +80,12 @@ class ModelService:
         """The Grad-CAM of ``target`` over the whole X-ray (None without an explainer)."""
         if self.explainer is None:
             return None
-        from keras_cxr.explain.maps import map_to_image
-        from keras_cxr.explain.overlay import blend_heatmap, thumbnail
+        from keras_cxr.pages.image_browser import overlay_data_uri
 
         channels = self.explainer.input_shape[-1]
         model_input = np.repeat(view.astype(np.float32) / 255.0, channels, axis=-1)
         heatmap = self.explainer(model_input[None], [target])[0]
-        full = map_to_image(heatmap, gray.shape, self.predictor.converter)
-        return array_data_uri(blend_heatmap(thumbnail(gray, DISPLAY_PX), thumbnail(full, DISPLAY_PX)))
+        return overlay_data_uri(gray, heatmap, self.predictor.converter, DISPLAY_PX)
 
 
 def load_service(model, coverage=0.95, gradcam=True):

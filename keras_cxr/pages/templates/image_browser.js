@@ -7,21 +7,6 @@
   const controls = ["filter-true", "filter-predicted", "filter-group", "filter-wrong", "sort"].map(byId).filter(Boolean);
   const pct = (p) => (100 * p).toFixed(1) + "%";
 
-  function bars(probabilities, predicted) {
-    const box = document.createElement("div");
-    if (!probabilities) return box;
-    for (const [name, p] of Object.entries(probabilities)) {
-      const row = document.createElement("div");
-      row.className = "bar" + (name === predicted ? " top" : "");
-      row.innerHTML = '<span class="cls"></span><span class="track"><span class="fill"></span></span><span class="num"></span>';
-      row.querySelector(".cls").textContent = name;
-      row.querySelector(".fill").style.width = pct(p);
-      row.querySelector(".num").textContent = pct(p);
-      box.appendChild(row);
-    }
-    return box;
-  }
-
   function open(item) {
     byId("modal-title").textContent = item.name;
     let text = "predicted " + item.predicted + " (" + pct(item.confidence) + ")";
@@ -36,7 +21,7 @@
     byId("modal-overlay-caption").hidden = !item.overlay;
     if (item.overlay) overlay.src = item.overlay;
     const holder = byId("modal-bars");
-    holder.replaceChildren(bars(item.probabilities, item.predicted));
+    holder.replaceChildren(probabilityBars(item.probabilities, item.predicted));
     byId("modal-path").textContent = item.path;
     byId("browser-modal").hidden = false;
   }

@@ -6,20 +6,6 @@
   const template = byId("result-template");
   const pct = (p) => (100 * p).toFixed(1) + "%";
 
-  function bars(holder, probabilities, predicted) {
-    for (const [name, p] of Object.entries(probabilities)) {
-      const row = document.createElement("div");
-      row.className = "bar" + (name === predicted ? " top" : "");
-      row.dataset.class = name;
-      row.dataset.probability = String(p);
-      row.innerHTML = '<span class="cls"></span><span class="track"><span class="fill"></span></span><span class="num"></span>';
-      row.querySelector(".cls").textContent = name;
-      row.querySelector(".fill").style.width = pct(p);
-      row.querySelector(".num").textContent = pct(p);
-      holder.appendChild(row);
-    }
-  }
-
   function show(file, status, body) {
     const node = template.content.firstElementChild.cloneNode(true);
     node.dataset.file = file.name;
@@ -38,7 +24,7 @@
       text += "; conformal set at " + pct(body.coverage) + ": {" + body.set.join(", ") + "} (" + name + ")";
     }
     node.querySelector(".summary").textContent = text;
-    bars(node.querySelector(".bars"), body.probabilities, body.predicted);
+    node.querySelector(".bars").appendChild(probabilityBars(body.probabilities, body.predicted));
     node.querySelector(".original").src = body.image;
     if (body.gradcam) {
       node.querySelector(".gradcam").src = body.gradcam;

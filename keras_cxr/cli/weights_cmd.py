@@ -33,37 +33,6 @@ def add_parser(parser):
     p.set_defaults(_weights=run_fetch)
 
 
-def weights_table(names=None, weights_dir=None, check=False):
-    """One row per model: its ImageNet file (or why none), size, and the copy found here (or None)."""
-    from keras_cxr.models import get_spec, list_models
-    from keras_cxr.models.imagenet import ImagenetWeightsMismatch, find_cached, verify
-
-    rows = []
-    for name in names or list_models():
-        spec = get_spec(name)
-        file = getattr(spec.imagenet_source, "file", None)
-        if file is None:
-            note = spec.imagenet_note or "no ImageNet source"
-            rows.append({"name": name, "source": None, "note": note, "file": None, "url": None, "checksum": None,
-                         "size": None, "cached": None, "verified": None})
-            continue
-        cached = find_cached(file, weights_dir)
-        size = file.size if file.size is not None else (os.path.getsize(cached) if cached else None)
-        verified = None
-        if cached and check:
-            try:
-                verify(file, cached, name)
-                verified = True
-            except ImagenetWeightsMismatch:
-                verified = False
-        rows.append({
-            "name": name, "source": file.source, "note": None, "file": file.fname, "url": file.origin,
-            "checksum": f"{file.hash_algorithm}:{file.file_hash}" if file.file_hash else None,
-            "size": size, "size_known": file.size is not None, "cached": cached, "verified": verified,
-        })
-    return rows
-
-
 def _size_text(row):
     if row["size"] is None:
         return "unknown until fetched"
@@ -76,6 +45,8 @@ def run_list(args):
 
     if args.dir is not None and not os.path.isdir(os.path.expanduser(args.dir)):
         raise FileNotFoundError(f"--dir {args.dir}: no such folder")
+    from keras_cxr.models.imagenet import weights_table
+
     rows = weights_table(args.names, args.dir, args.verify)
     if args.json:
         print(json.dumps(rows, indent=2))

@@ -303,3 +303,36 @@ def fetch(file, dest_dir=None, model=None):
         if created and not os.listdir(dest):
             os.rmdir(dest)  # the empty folder made for this download, nothing else
         raise
+
+
+def weights_table(names=None, weights_dir=None, check=False):
+    """One row per model: its ImageNet file (or why none), size, and the copy found here (or None).
+
+    What ``keras-cxr weights list`` prints; ``check`` verifies each copy found (checksum, or size).
+    """
+    from keras_cxr.models import get_spec, list_models
+
+    rows = []
+    for name in names or list_models():
+        spec = get_spec(name)
+        file = getattr(spec.imagenet_source, "file", None)
+        if file is None:
+            note = spec.imagenet_note or "no ImageNet source"
+            rows.append({"name": name, "source": None, "note": note, "file": None, "url": None, "checksum": None,
+                         "size": None, "cached": None, "verified": None})
+            continue
+        cached = find_cached(file, weights_dir)
+        size = file.size if file.size is not None else (os.path.getsize(cached) if cached else None)
+        verified = None
+        if cached and check:
+            try:
+                verify(file, cached, name)
+                verified = True
+            except ImagenetWeightsMismatch:
+                verified = False
+        rows.append({
+            "name": name, "source": file.source, "note": None, "file": file.fname, "url": file.origin,
+            "checksum": f"{file.hash_algorithm}:{file.file_hash}" if file.file_hash else None,
+            "size": size, "size_known": file.size is not None, "cached": cached, "verified": verified,
+        })
+    return rows

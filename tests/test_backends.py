@@ -26,8 +26,8 @@ np.save(os.path.join(folder, "jax.npy"), np.asarray(model.predict(np.load(os.pat
 """
 
 
-# The two heaviest families run with -m slow; the default suite keeps one paper model per backend path.
-SLOW_UNDER_JAX = ("dpn92_se", "covid_densenet")
+# The heaviest run with -m slow; the default suite keeps Li et al. 2023's ConvNeXt-AT under JAX.
+SLOW_UNDER_JAX = ("dpn92_se", "covid_densenet", "resnet50_fpn_attention")
 
 
 @pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is installed by the dev extra")

@@ -13,7 +13,13 @@ def test_notebooks_exist():
     assert [p.name for p in NOTEBOOKS][:1] == ["01_quickstart.ipynb"]
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+# The export notebook (a TFLite conversion, ~35 s) runs with -m slow; export itself is tested in the default
+# suite by tests/test_export_predict.py and tests/test_quantization.py.
+SLOW_NOTEBOOKS = ("03_export_tflite",)
+
+
+@pytest.mark.parametrize("path", [pytest.param(p, marks=pytest.mark.slow) if p.stem in SLOW_NOTEBOOKS else p
+                                  for p in NOTEBOOKS], ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs(path, tmp_path, monkeypatch):
     # The kernel inherits TMPDIR, so the notebook's tempfile.mkdtemp() lands in tmp_path, which pytest
     # removes after a pass, rather than leaving ~100 MB in the system temp folder per notebook.
